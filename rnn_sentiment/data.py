@@ -1,0 +1,340 @@
+"""DataModules: a shared base (tokenizer, cache, batching) and the sentiment one."""
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm.auto import tqdm
+
+from rnn_sentiment import sources
+from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.text import WordTokenizer, check_max_len, check_side, pad_ragged
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+BATCHING = ("fixed", "bucket")
+
+
+def encode_with_progress(tokenizer: WordTokenizer, texts: list[str], desc: str, chunk: int = 2000):
+    """Ragged ids of `texts`, encoded in Rust batches under a progress bar."""
+    flats, lengths = [], []
+    for start in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk", leave=False):
+        flat, length = tokenizer.encode_ragged(texts[start : start + chunk])
+        flats.append(flat)
+        lengths.append(length)
+    if not flats:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    return np.concatenate(flats), np.concatenate(lengths)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a batch is laid out. `fixed`: Keras `pad_sequences` to `max_len`.
+
+    `bucket`: truncated to `max_len`, padded at the end to the batch's longest
+    text, with lengths so the network reads each text's last real token.
+    Pre-padded batches carry no lengths: the last position is the last token.
+    """
+
+    max_len: int
+    padding: str = "pre"
+    truncating: str = "pre"
+    batching: str = "fixed"
+
+    def __post_init__(self):
+        check_max_len(self.max_len)
+        check_side("data.padding", self.padding)
+        check_side("data.truncating", self.truncating)
+        if self.batching not in BATCHING:
+            raise UserInputError(f"data.batching={self.batching!r} is unknown; use fixed or bucket")
+
+    @property
+    def side(self) -> str:
+        return "post" if self.batching == "bucket" else self.padding
+
+    def matrix(self, flat: np.ndarray, lengths: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return pad_ragged(flat, lengths, self.max_len, self.side, self.truncating)
+
+    def batch(self, matrix: torch.Tensor, kept: torch.Tensor, index) -> dict[str, torch.Tensor]:
+        kept = kept[index]
+        if self.batching == "bucket":
+            tokens = matrix[index, : max(int(kept.max()), 1)]
+        else:
+            tokens = matrix[index]
+        batch = {"tokens": tokens.long()}
+        if self.side == "post":
+            batch["lengths"] = kept
+        return batch
+
+
+class PaddedTexts(Dataset):
+    """Indexed by a list of row numbers, returns a whole batch: no per-item Python."""
+
+    def __init__(self, flat, lengths, labels, layout: Layout):
+        self.matrix, self.lengths = layout.matrix(flat, lengths)
+        self.labels = torch.as_tensor(labels)
+        self.layout = layout
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        index = torch.as_tensor(index)
+        batch = self.layout.batch(self.matrix, self.lengths, index)
+        batch["labels"] = self.labels[index]
+        return batch
+
+
+class BatchIndexSampler(Sampler):
+    """Yields lists of row numbers, one list per batch, split across DDP ranks.
+
+    With `by_length`, rows are sorted by length inside pools of 100 batches
+    (the whole split when not shuffling), so each batch holds similar lengths.
+    """
+
+    def __init__(self, lengths, batch_size: int, shuffle: bool, by_length: bool, seed: int = 0):
+        self.lengths = torch.as_tensor(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.by_length = by_length
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @staticmethod
+    def _rank_and_world() -> tuple[int, int]:
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def _all_batches(self) -> list[torch.Tensor]:
+        n = len(self.lengths)
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
+        if self.by_length:
+            pool = self.batch_size * 100 if self.shuffle else max(n, 1)
+            order = torch.cat(
+                [chunk[torch.argsort(self.lengths[chunk], stable=True)] for chunk in order.split(pool)]
+            )
+        batches = list(order.split(self.batch_size))
+        if self.shuffle:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+        return batches
+
+    def __iter__(self):
+        batches = self._all_batches()
+        rank, world = self._rank_and_world()
+        if world > 1:
+            batches += batches[: (-len(batches)) % world]
+            batches = batches[rank::world]
+        return (b.tolist() for b in batches)
+
+    def __len__(self):
+        _, world = self._rank_and_world()
+        return math.ceil(math.ceil(len(self.lengths) / self.batch_size) / world)
+
+
+def default_cache_dir() -> str:
+    return os.environ.get("RNN_LIGHTNING_CACHE", str(Path("~/.cache/rnn-lightning").expanduser()))
+
+
+class TextDataModule(LightningDataModule):
+    """Base of every DataModule here: fit the tokenizer once, cache the ids, serve batches.
+
+    Subclasses implement `cache_key` (what the cached ids depend on), `build`
+    (read, fit, encode: returns a dict of arrays and the tokenizer JSON) and
+    `load` (turn that dict into datasets).
+    """
+
+    def __init__(self, num_words: int, batch_size: int, num_workers: int, seed: int, cache_dir: str | None):
+        super().__init__()
+        if num_words < 3:
+            raise UserInputError(
+                f"data.num_words={num_words} leaves no room for words next to padding and unknown; "
+                "set data.num_words to 3 or more"
+            )
+        if batch_size < 1:
+            raise UserInputError(f"data.batch_size={batch_size} must be at least 1")
+        self.num_words = num_words
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.cache_dir = Path(cache_dir or default_cache_dir()).expanduser()
+        self.tokenizer: WordTokenizer | None = None
+
+    def cache_key(self) -> dict:
+        raise NotImplementedError
+
+    def build(self) -> dict:
+        raise NotImplementedError
+
+    def load(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def cache_file(self) -> Path:
+        key = json.dumps({"class": type(self).__name__, **self.cache_key()}, sort_keys=True, default=str)
+        return self.cache_dir / f"{type(self).__name__}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.tokenizer is not None:
+            return
+        file = self.cache_file()
+        state = None
+        if file.exists():
+            try:
+                state = torch.load(file, weights_only=False)
+            except Exception:
+                state = None  # a damaged cache is rebuilt, never trusted
+        if state is None:
+            state = self.build()
+            file.parent.mkdir(parents=True, exist_ok=True)
+            partial = file.with_suffix(f".{os.getpid()}.tmp")
+            torch.save(state, partial)
+            partial.replace(file)
+        self.tokenizer = WordTokenizer.from_json(state["tokenizer"])
+        self.load(state)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    def loader(self, dataset, sampler) -> DataLoader:
+        return DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+class SentimentDataModule(TextDataModule):
+    """IMDB-style labelled reviews from the Hub or `path`; see `sources.load_splits`."""
+
+    def __init__(
+        self,
+        path: str | None = None,
+        hub_dataset: str = "stanfordnlp/imdb",
+        text_column: str = "text",
+        label_column: str = "label",
+        num_words: int = 5000,
+        max_len: int = 500,
+        padding: str = "pre",
+        truncating: str = "pre",
+        batching: str = "bucket",
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        val_fraction: float = 0.1,
+        val_on_test: bool = False,
+        test_fraction: float = 0.2,
+        num_workers: int = 0,
+        seed: int = 42,
+        cache_dir: str | None = None,
+    ):
+        super().__init__(num_words, batch_size, num_workers, seed, cache_dir)
+        self.layout = Layout(max_len, padding, truncating, batching)
+        for option, value in (("data.val_fraction", val_fraction), ("data.test_fraction", test_fraction)):
+            if not 0 < value < 1:
+                raise UserInputError(f"{option}={value} must lie strictly between 0 and 1")
+        self.root = sources.resolve(path)
+        self.hub_dataset = hub_dataset
+        self.text_column = text_column
+        self.label_column = label_column
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.val_fraction = val_fraction
+        self.val_on_test = val_on_test
+        self.test_fraction = test_fraction
+        self.label_names: list[str] = []
+        self.datasets: dict[str, PaddedTexts] = {}
+
+    def cache_key(self) -> dict:
+        return {
+            "data": sources.fingerprint(self.root, self.hub_dataset),
+            "columns": [self.text_column, self.label_column],
+            "num_words": self.num_words,
+            "split": [self.val_fraction, self.val_on_test, self.test_fraction, self.seed],
+        }
+
+    def _carve(self, split, fraction: float, seed: int):
+        """A seeded random `fraction` of `split` and the rest (IMDB files are grouped by class)."""
+        parts = split.train_test_split(test_size=fraction, seed=seed, shuffle=True)
+        return parts["train"], parts["test"]
+
+    def build(self) -> dict:
+        found = sources.load_splits(self.root, self.hub_dataset)
+        train, where = found["train"]
+        if len(train) == 0:
+            raise UserInputError(f"{where}: the training split is empty; give data.path a file with reviews")
+        if "test" in found:
+            test, test_where = found["test"]
+        else:
+            train, test = self._carve(train, self.test_fraction, self.seed)
+            test_where = f"{where} (test part)"
+        if self.val_on_test:
+            val, val_where = test, test_where
+        elif "validation" in found:
+            val, val_where = found["validation"]
+        else:
+            train, val = self._carve(train, self.val_fraction, self.seed)
+            val_where = f"{where} (validation part)"
+        splits = {"train": (train, where), "val": (val, val_where), "test": (test, test_where)}
+
+        label_names = sources.label_names_of(train, self.label_column, where)
+        texts = {name: sources.texts_of(ds, self.text_column, at) for name, (ds, at) in splits.items()}
+        tokenizer = WordTokenizer.fit(texts["train"], self.num_words)
+        state = {"tokenizer": tokenizer.to_json(), "label_names": label_names}
+        for name, (ds, at) in splits.items():
+            if len(ds) == 0:
+                raise UserInputError(f"{at}: the {name} split is empty; add reviews or change data.val_fraction")
+            flat, lengths = encode_with_progress(tokenizer, texts[name], desc=f"tokenizing {name}")
+            labels = sources.label_ids_of(ds, self.label_column, label_names, at)
+            state[name] = {"flat": flat, "lengths": lengths, "labels": labels}
+        return state
+
+    def load(self, state: dict) -> None:
+        self.label_names = state["label_names"]
+        self.datasets = {
+            name: PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)
+            for name, part in state.items()
+            if name in ("train", "val", "test")
+        }
+
+    def preprocessing(self) -> dict:
+        """What a checkpoint needs to turn raw text into the network's input."""
+        return {
+            "tokenizer": self.tokenizer.to_json(),
+            "max_len": self.layout.max_len,
+            "padding": self.layout.padding,
+            "truncating": self.layout.truncating,
+            "batching": self.layout.batching,
+            "label_names": self.label_names,
+        }
+
+    def _split_loader(self, name: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[name]
+        sampler = BatchIndexSampler(
+            dataset.lengths,
+            self.batch_size if shuffle else self.eval_batch_size,
+            shuffle=shuffle,
+            by_length=self.layout.batching == "bucket",
+            seed=self.seed,
+        )
+        return self.loader(dataset, sampler)
+
+    def train_dataloader(self):
+        return self._split_loader("train", shuffle=True)
+
+    def val_dataloader(self):
+        return self._split_loader("val", shuffle=False)
+
+    def test_dataloader(self):
+        return self._split_loader("test", shuffle=False)

@@ -1,0 +1,104 @@
+"""The sentiment classifier as a LightningModule: BCE on logits, Adam, torchmetrics."""
+
+import torch
+from lightning import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
+from torch.nn import functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+
+from rnn_sentiment.data import Layout
+from rnn_sentiment.models import RecurrentClassifier
+from rnn_sentiment.text import WordTokenizer
+
+
+class SentimentClassifier(LightningModule):
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: str = "lstm",
+        embed_dim: int = 32,
+        hidden_size: int = 100,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        conv_channels: int = 0,
+        conv_kernel: int = 3,
+        pool_size: int = 2,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = RecurrentClassifier(
+            vocab_size, cell, embed_dim, hidden_size, num_layers, bidirectional, dropout,
+            conv_channels, conv_kernel, pool_size,
+        )
+        self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
+        eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
+        self.val_metrics = eval_metrics.clone(prefix="val/")
+        self.test_metrics = eval_metrics.clone(prefix="test/")
+        self.preprocessing: dict | None = None
+        self._tokenizer: WordTokenizer | None = None
+
+    def set_preprocessing(self, preprocessing: dict) -> None:
+        """Tokenizer and padding settings; saved in every checkpoint so it predicts alone."""
+        self.preprocessing = preprocessing
+        self._tokenizer = None
+        self.example_input_array = torch.zeros(1, preprocessing["max_len"], dtype=torch.long)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["preprocessing"] = self.preprocessing
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.set_preprocessing(checkpoint["preprocessing"])
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(tokens, lengths)
+
+    def on_fit_start(self) -> None:
+        total = sum(p.numel() for p in self.net.parameters())
+        keras = total - self.net.extra_bias_parameters()
+        rank_zero_info(
+            f"{self.hparams.cell} classifier: {total:,} parameters "
+            f"({keras:,} as Keras counts them: PyTorch RNNs carry a second bias per gate)"
+        )
+
+    def _step(self, batch: dict, stage: str, metrics: MetricCollection) -> torch.Tensor:
+        logits = self(batch["tokens"], batch.get("lengths"))
+        loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
+        size = len(logits)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=size,
+                 sync_dist=stage != "train")
+        metrics.update(logits.detach(), batch["labels"].long())
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train", self.train_metrics)
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val", self.val_metrics)
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test", self.test_metrics)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
+        )
+
+    @torch.no_grad()
+    def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
+        """Positive-class probability of each raw text, from the checkpoint's own preprocessing."""
+        pre = self.preprocessing
+        if self._tokenizer is None:
+            self._tokenizer = WordTokenizer.from_json(pre["tokenizer"])
+        layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
+        matrix, kept = layout.matrix(*self._tokenizer.encode_ragged(texts))
+        self.eval()
+        probabilities = []
+        for index in torch.arange(len(texts)).split(batch_size):
+            batch = {k: v.to(self.device) for k, v in layout.batch(matrix, kept, index).items()}
+            probabilities.append(torch.sigmoid(self(**batch)).cpu())
+        return torch.cat(probabilities) if probabilities else torch.zeros(0)

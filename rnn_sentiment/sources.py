@@ -1,0 +1,163 @@
+"""Reading labelled text splits from the Hub, a folder of split files, one file, or an aclImdb tree."""
+
+import hashlib
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow
+
+from rnn_sentiment.errors import UserInputError
+
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+SPLITS = ("train", "validation", "test")
+
+
+def resolve(path: str | None, option: str = "data.path") -> Path | None:
+    if path is None:
+        return None
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.exists():
+        raise UserInputError(
+            f"{option}={path}: no such file or folder ({resolved}); check the path, "
+            f"or leave {option} unset to use the default download"
+        )
+    return resolved
+
+
+def local_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def fingerprint(root: Path | None, hub_name: str) -> str:
+    """Changes when any data file changes (path, size, modification time), without reading it."""
+    if root is None:
+        return f"hub:{hub_name}"
+    digest = hashlib.sha256()
+    for file in local_files(root):
+        stat = file.stat()
+        digest.update(f"{file}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _load_file(file: Path) -> datasets.Dataset:
+    builder = FORMATS.get(file.suffix.lower())
+    if builder is None:
+        raise UserInputError(
+            f"{file}: unsupported file type {file.suffix!r}; use .parquet, .csv, .jsonl or .json"
+        )
+    try:
+        return datasets.load_dataset(builder, data_files=str(file), split="train")
+    except (UnicodeDecodeError, pyarrow.ArrowInvalid, datasets.exceptions.DatasetGenerationError) as error:
+        cause = error.__cause__ or error
+        if isinstance(cause, UnicodeDecodeError) or "utf" in str(cause).lower():
+            raise UserInputError(
+                f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
+            ) from error
+        raise UserInputError(f"{file}: cannot be read as {builder}: {cause}") from error
+
+
+def _read_acl_folder(split_dir: Path) -> datasets.Dataset:
+    texts, labels = [], []
+    for class_dir in sorted(d for d in split_dir.iterdir() if d.is_dir() and d.name != "unsup"):
+        for file in sorted(class_dir.glob("*.txt")):
+            try:
+                texts.append(file.read_bytes().decode("utf-8"))
+            except UnicodeDecodeError as error:
+                raise UserInputError(
+                    f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8"
+                ) from error
+            labels.append(class_dir.name)
+    return datasets.Dataset.from_dict({"text": texts, "label": labels})
+
+
+def load_splits(root: Path | None, hub_name: str) -> dict[str, tuple[datasets.Dataset, str]]:
+    """The splits found at `root` (or on the Hub): `train`, maybe `validation` and `test`.
+
+    Each split comes with where it was read from, for error messages.
+    """
+    if root is None:
+        try:
+            loaded = datasets.load_dataset(hub_name)
+        except Exception as error:
+            raise UserInputError(
+                f"cannot load the Hub dataset {hub_name!r} ({type(error).__name__}); "
+                "when offline, set data.path to a local copy (see README: offline data)"
+            ) from error
+        return {name: (split, f"{hub_name} [{name}]") for name, split in loaded.items() if name in SPLITS}
+    if root.is_file():
+        return {"train": (_load_file(root), str(root))}
+    if (root / "train").is_dir():
+        return {s: (_read_acl_folder(root / s), str(root / s)) for s in SPLITS if (root / s).is_dir()}
+    splits = {}
+    for split in SPLITS:
+        candidates = [p for p in root.glob(f"{split}.*") if p.suffix.lower() in FORMATS]
+        if len(candidates) > 1:
+            raise UserInputError(f"{root}: several files for the {split} split ({candidates}); keep one")
+        if candidates:
+            splits[split] = (_load_file(candidates[0]), str(candidates[0]))
+    if "train" not in splits:
+        raise UserInputError(
+            f"data.path={root}: no train.parquet, train.csv or train.jsonl, and no train/ folder; "
+            "name the training file train.<ext> or point data.path at a single file"
+        )
+    return splits
+
+
+def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
+    if column not in split.column_names:
+        raise UserInputError(
+            f"{where}: no text column {column!r} (columns: {', '.join(split.column_names)}); "
+            "set data.text_column to the right one"
+        )
+    texts = split[column]
+    for row, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise UserInputError(
+                f"{where}: row {row} has an empty or missing text in column {column!r}; "
+                "remove that row or fill it in"
+            )
+    return texts
+
+
+def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
+    """The two class names, in id order, taken from the training split."""
+    if column not in split.column_names:
+        raise UserInputError(
+            f"{where}: no label column {column!r} (columns: {', '.join(split.column_names)}); "
+            "set data.label_column to the right one"
+        )
+    feature = split.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        names = list(feature.names)
+    else:
+        values = sorted({v for v in split[column] if v is not None}, key=str)
+        names = ["0", "1"] if all(isinstance(v, (int, bool)) and v in (0, 1) for v in values) else values
+        names = [str(v) for v in names]
+    if len(names) != 2:
+        raise UserInputError(
+            f"{where}: column {column!r} holds {len(names)} classes ({', '.join(map(str, names[:10]))}); "
+            "the classifiers are binary: keep two classes (e.g. neg/pos or 0/1)"
+        )
+    return names
+
+
+def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: str) -> np.ndarray:
+    if column not in split.column_names:
+        raise UserInputError(f"{where}: no label column {column!r}; set data.label_column to the right one")
+    index = {name: i for i, name in enumerate(names)}
+    ids = np.empty(len(split), dtype=np.float32)
+    is_class_label = isinstance(split.features[column], datasets.ClassLabel)
+    for row, value in enumerate(split[column]):
+        key = names[value] if is_class_label and isinstance(value, int) and 0 <= value < len(names) else str(value)
+        if isinstance(value, bool):
+            key = str(int(value))
+        if key not in index:
+            raise UserInputError(
+                f"{where}: row {row} has label {value!r}, not one of the training classes "
+                f"({', '.join(names)}); fix the label or set data.label_column"
+            )
+        ids[row] = index[key]
+    return ids

@@ -1,0 +1,121 @@
+"""Word-level tokenizer with Keras `Tokenizer` rules, and Keras `pad_sequences`."""
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+from rnn_sentiment.errors import UserInputError
+
+PAD, UNK = "[PAD]", "[UNK]"
+PAD_ID, UNK_ID = 0, 1
+KERAS_FILTERS = "!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n"
+SIDES = ("pre", "post")
+
+
+class WordTokenizer:
+    """Lowercases, drops `<br />` and Keras' punctuation, splits on whitespace.
+
+    Ids: 0 padding, 1 unknown word, then words by falling frequency; `num_words`
+    counts every id, so `Embedding(num_words, dim)` fits exactly.
+    """
+
+    def __init__(self, tokenizer: Tokenizer):
+        self._tokenizer = tokenizer
+        self.id_to_word = [None] * tokenizer.get_vocab_size()
+        for word, index in tokenizer.get_vocab().items():
+            self.id_to_word[index] = word
+
+    @classmethod
+    def fit(cls, texts, num_words: int) -> "WordTokenizer":
+        if num_words < 3:
+            raise UserInputError(
+                f"data.num_words={num_words} leaves no room for words next to padding and unknown; "
+                "set data.num_words to 3 or more (the tutorial uses 5000)"
+            )
+        tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+        tokenizer.normalizer = normalizers.Sequence(
+            [
+                normalizers.Replace("<br />", " "),
+                normalizers.Lowercase(),
+                normalizers.Replace(Regex(f"[{re.escape(KERAS_FILTERS)}]"), " "),
+            ]
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        trainer = trainers.WordLevelTrainer(
+            vocab_size=num_words, special_tokens=[PAD, UNK], min_frequency=1, show_progress=False
+        )
+        tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        return cls(tokenizer)
+
+    @classmethod
+    def from_json(cls, text: str) -> "WordTokenizer":
+        return cls(Tokenizer.from_str(text))
+
+    def to_json(self) -> str:
+        return self._tokenizer.to_str()
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.id_to_word)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return [e.ids for e in self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def encode_ragged(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All ids of `texts` in one flat int32 array, and each text's length."""
+        encoded = [np.asarray(ids, dtype=np.int32) for ids in self.encode(texts)]
+        lengths = np.array([len(ids) for ids in encoded], dtype=np.int64)
+        flat = np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int32)
+        return flat, lengths
+
+    def token_ids(self, words: Sequence[str]) -> list[int]:
+        vocab = self._tokenizer.get_vocab()
+        return [vocab.get(w, UNK_ID) for w in words]
+
+    def decode(self, ids) -> str:
+        words = (self.id_to_word[i] for i in ids if i != PAD_ID)
+        return " ".join(words)
+
+
+def check_side(option: str, value: str) -> str:
+    if value not in SIDES:
+        raise UserInputError(f"{option}={value!r} is not a side; use pre or post")
+    return value
+
+
+def check_max_len(max_len: int) -> int:
+    if not isinstance(max_len, int) or max_len <= 0:
+        raise UserInputError(f"data.max_len={max_len!r} must be a positive number of tokens, e.g. data.max_len=500")
+    return max_len
+
+
+def pad_ragged(
+    flat: np.ndarray, lengths: np.ndarray, max_len: int, padding: str = "pre", truncating: str = "pre"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keras `pad_sequences` on ragged ids: an (N, max_len) int32 matrix and the kept lengths."""
+    check_max_len(max_len)
+    check_side("padding", padding)
+    check_side("truncating", truncating)
+    n = len(lengths)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    kept = np.minimum(lengths, max_len)
+    if truncating == "pre":
+        starts = starts + lengths - kept
+    columns = np.arange(max_len)
+    offset = (max_len - kept)[:, None] if padding == "pre" else np.zeros((n, 1), dtype=np.int64)
+    position = columns[None, :] - offset
+    real = (position >= 0) & (position < kept[:, None])
+    source = np.where(real, starts[:, None] + position, 0)
+    matrix = np.where(real, flat[source] if len(flat) else 0, PAD_ID).astype(np.int32)
+    return torch.from_numpy(matrix), torch.from_numpy(kept)
+
+
+def pad_sequences(
+    sequences: Sequence[Sequence[int]], max_len: int, padding: str = "pre", truncating: str = "pre"
+) -> torch.Tensor:
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    flat = np.array([i for s in sequences for i in s], dtype=np.int32)
+    return pad_ragged(flat, lengths, max_len, padding, truncating)[0]

@@ -1,0 +1,108 @@
+"""What every training entry point does: compose, fit, test, write metrics.json."""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from rnn_sentiment.callbacks import EpochTimer
+from rnn_sentiment.errors import UserInputError
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    partial = path.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    partial.replace(path)
+
+
+def _flat_hparams(cfg: DictConfig) -> dict:
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    picked = {key: resolved.get(key) for key in ("model", "data", "trainer", "seed")}
+    flat = {}
+
+    def walk(prefix, node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not str(key).startswith("_"):
+                    walk(f"{prefix}.{key}" if prefix else str(key), value)
+        else:
+            flat[prefix] = node if isinstance(node, (int, float, str, bool)) else str(node)
+
+    walk("", picked)
+    return flat
+
+
+def _overrides() -> list[str]:
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:
+        return []
+
+
+@rank_zero_only
+def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) -> None:
+    write_json_atomically(output_dir / "metrics.json", metrics)
+    if trainer.logger is not None and headline in metrics:
+        trainer.logger.log_metrics({"hp_metric": metrics[headline]}, step=trainer.global_step)
+        trainer.logger.save()
+    print(f"\nrun directory: {output_dir}")
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            print(f"  {key:24s} {value:.4f}")
+
+
+def resolve_ckpt_path(ckpt_path: str | None) -> str | None:
+    if ckpt_path in (None, "last", "best"):
+        return ckpt_path
+    path = Path(ckpt_path).expanduser().resolve()
+    if not path.is_file():
+        raise UserInputError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
+    return str(path)
+
+
+def train(cfg: DictConfig) -> float | None:
+    """Fit, test, write `metrics.json`; returns `cfg.optimized_metric` for sweepers."""
+    torch.set_float32_matmul_precision("high")
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")  # the network needs the fitted vocabulary's size
+    module = instantiate(cfg.model, vocab_size=datamodule.vocab_size)
+    module.set_preprocessing(datamodule.preprocessing())
+
+    timer = EpochTimer()
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    if trainer.logger is not None:
+        trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
+
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path")))
+
+    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
+    if checkpoint is not None and checkpoint.best_model_score is not None:
+        metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
+    if cfg.get("test"):
+        use_best = cfg.test_ckpt == "best" and checkpoint is not None and checkpoint.best_model_path
+        trainer.test(module, datamodule=datamodule, ckpt_path="best" if use_best else None)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+    metrics["epochs"] = trainer.current_epoch
+    metrics["global_step"] = trainer.global_step
+    if timer.seconds:
+        metrics["train_epoch_seconds"] = [round(s, 2) for s in timer.seconds]
+    metrics["overrides"] = _overrides()
+    _report(output_dir, metrics, trainer, cfg.headline_metric)
+
+    value = metrics.get(cfg.get("optimized_metric") or "", float("nan"))
+    return value if math.isfinite(value) else None
