@@ -264,39 +264,43 @@ class SentimentDataModule(TextDataModule):
             "split": [self.val_fraction, self.val_on_test, self.test_fraction, self.seed],
         }
 
-    def _carve(self, split, fraction: float, seed: int):
-        """A seeded random `fraction` of `split` and the rest (IMDB files are grouped by class)."""
-        parts = split.train_test_split(test_size=fraction, seed=seed, shuffle=True)
-        return parts["train"], parts["test"]
+    def _carve(self, texts: list[str], labels: np.ndarray, fraction: float):
+        """A seeded random `fraction` of the rows, and the rest (IMDB files are grouped by class)."""
+        order = np.random.default_rng(self.seed).permutation(len(texts))
+        cut = round(len(texts) * fraction)
+        pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
+        return pick(order[cut:]), pick(order[:cut])
 
     def build(self) -> dict:
         found = sources.load_splits(self.root, self.hub_dataset)
-        train, where = found["train"]
-        if len(train) == 0:
+        train_split, where = found["train"]
+        if len(train_split) == 0:
             raise UserInputError(f"{where}: the training split is empty; give data.path a file with reviews")
-        if "test" in found:
-            test, test_where = found["test"]
-        else:
-            train, test = self._carve(train, self.test_fraction, self.seed)
-            test_where = f"{where} (test part)"
+        label_names = sources.label_names_of(train_split, self.label_column, where)
+        rows = {
+            name: (
+                sources.texts_of(split, self.text_column, at),
+                sources.label_ids_of(split, self.label_column, label_names, at),
+            )
+            for name, (split, at) in found.items()
+        }
+        train = rows["train"]
+        if "test" not in rows:
+            train, rows["test"] = self._carve(*train, self.test_fraction)
         if self.val_on_test:
-            val, val_where = test, test_where
-        elif "validation" in found:
-            val, val_where = found["validation"]
+            val = rows["test"]
+        elif "validation" in rows:
+            val = rows["validation"]
         else:
-            train, val = self._carve(train, self.val_fraction, self.seed)
-            val_where = f"{where} (validation part)"
-        splits = {"train": (train, where), "val": (val, val_where), "test": (test, test_where)}
+            train, val = self._carve(*train, self.val_fraction)
+        splits = {"train": train, "val": val, "test": rows["test"]}
 
-        label_names = sources.label_names_of(train, self.label_column, where)
-        texts = {name: sources.texts_of(ds, self.text_column, at) for name, (ds, at) in splits.items()}
-        tokenizer = WordTokenizer.fit(texts["train"], self.num_words)
+        tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
         state = {"tokenizer": tokenizer.to_json(), "label_names": label_names}
-        for name, (ds, at) in splits.items():
-            if len(ds) == 0:
-                raise UserInputError(f"{at}: the {name} split is empty; add reviews or change data.val_fraction")
-            flat, lengths = encode_with_progress(tokenizer, texts[name], desc=f"tokenizing {name}")
-            labels = sources.label_ids_of(ds, self.label_column, label_names, at)
+        for name, (texts, labels) in splits.items():
+            if not texts:
+                raise UserInputError(f"{where}: the {name} split is empty; add reviews or change data.val_fraction")
+            flat, lengths = encode_with_progress(tokenizer, texts, desc=f"tokenizing {name}")
             state[name] = {"flat": flat, "lengths": lengths, "labels": labels}
         return state
 
@@ -311,6 +315,7 @@ class SentimentDataModule(TextDataModule):
     def preprocessing(self) -> dict:
         """What a checkpoint needs to turn raw text into the network's input."""
         return {
+            "task": "sentiment",
             "tokenizer": self.tokenizer.to_json(),
             "max_len": self.layout.max_len,
             "padding": self.layout.padding,

@@ -57,6 +57,10 @@ def _load_file(file: Path) -> datasets.Dataset:
                 f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
             ) from error
         raise UserInputError(f"{file}: cannot be read as {builder}: {cause}") from error
+    except ValueError as error:
+        if "no data" in str(error):
+            raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews") from error
+        raise
 
 
 def _read_acl_folder(split_dir: Path) -> datasets.Dataset:

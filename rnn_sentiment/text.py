@@ -71,6 +71,11 @@ class WordTokenizer:
         flat = np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int32)
         return flat, lengths
 
+    def words(self, text: str) -> list[str]:
+        """`text` normalized and split as the tokenizer does, before the vocabulary lookup."""
+        normalized = self._tokenizer.normalizer.normalize_str(text)
+        return [word for word, _ in self._tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
+
     def token_ids(self, words: Sequence[str]) -> list[int]:
         vocab = self._tokenizer.get_vocab()
         return [vocab.get(w, UNK_ID) for w in words]

@@ -1,0 +1,39 @@
+"""python -m lm.generate ckpt_path=… seed_text=ship n_words=50 temperature=1.0 [top_k=…] [top_p=…]"""
+
+import warnings
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from lm.module import LanguageModel
+from lm.sampling import check_sampling_options, generate
+from rnn_sentiment.checkpoints import load_module
+from rnn_sentiment.errors import exit_on_user_error
+from rnn_sentiment.text import UNK_ID
+
+
+def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:
+    check_sampling_options(cfg.n_words, cfg.temperature, cfg.top_k, cfg.top_p, cfg.num_samples)
+    tokenizer = module.tokenizer
+    seed_words = tokenizer.words(cfg.seed_text or "")
+    seed_ids = tokenizer.token_ids(seed_words)
+    unknown = [w for w, i in zip(seed_words, seed_ids) if i == UNK_ID]
+    if unknown:
+        warnings.warn(f"seed words not in the vocabulary, read as unknown: {', '.join(unknown)}", stacklevel=1)
+    generator = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
+    ids = generate(module.net, seed_ids, cfg.n_words, cfg.temperature, cfg.top_k, cfg.top_p, cfg.num_samples,
+                   generator)
+    return [" ".join(seed_words + [tokenizer.id_to_word[i] for i in row.tolist()]) for row in ids]
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    module = load_module(cfg.ckpt_path, LanguageModel, "lm")
+    for text in continuations(module, cfg):
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The language model as a LightningModule: cross-entropy, Adam, perplexity, samples in TensorBoard."""
+
+import math
+
+import torch
+from lightning import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
+from torch.nn import functional as F
+from torchmetrics import MeanMetric
+
+from lm.model import WordLSTM
+from lm.sampling import generate
+from rnn_sentiment.text import WordTokenizer
+
+
+class LanguageModel(LightningModule):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 100,
+        hidden_size: int = 500,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        lr: float = 0.005,
+        weight_decay: float = 0.0,
+        carry_state: bool = False,
+        sample_seed_text: str = "ship",
+        sample_words: int = 20,
+        num_logged_samples: int = 3,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = WordLSTM(vocab_size, embed_dim, hidden_size, num_layers, dropout, tie_weights)
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
+        self.preprocessing: dict | None = None
+        self.tokenizer: WordTokenizer | None = None
+        self._state = None
+
+    def set_preprocessing(self, preprocessing: dict) -> None:
+        self.preprocessing = preprocessing
+        self.tokenizer = WordTokenizer.from_json(preprocessing["tokenizer"])
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["preprocessing"] = self.preprocessing
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.set_preprocessing(checkpoint["preprocessing"])
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        return self.net(tokens, state)
+
+    def on_fit_start(self) -> None:
+        total = sum(p.numel() for p in self.net.parameters())
+        extra = 4 * self.net.lstm.hidden_size * self.net.lstm.num_layers
+        rank_zero_info(f"language model: {total:,} parameters ({total - extra:,} as Keras counts them)")
+
+    def _loss(self, batch: dict) -> torch.Tensor:
+        # With carry_state the batches are consecutive windows of the same streams
+        # (truncated BPTT): the state flows on, gradients stop at the window edge.
+        state = self._state if self.hparams.carry_state else None
+        logits, state = self(batch["tokens"], state)
+        if self.hparams.carry_state:
+            self._state = tuple(s.detach() for s in state)
+        return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
+
+    def _reset_state(self) -> None:
+        self._state = None
+
+    on_train_epoch_start = on_validation_epoch_start = on_test_epoch_start = _reset_state
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["targets"].numel())
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        self._state = None
+
+    def validation_step(self, batch, batch_idx):
+        self.val_loss.update(self._loss(batch), weight=batch["targets"].numel())
+
+    def test_step(self, batch, batch_idx):
+        self.test_loss.update(self._loss(batch), weight=batch["targets"].numel())
+
+    def _log_perplexity(self, stage: str, metric: MeanMetric) -> None:
+        loss = metric.compute()
+        metric.reset()
+        self.log(f"{stage}/loss", loss, prog_bar=True)
+        self.log(f"{stage}/ppl", torch.exp(loss), prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_perplexity("val", self.val_loss)
+        self._state = None
+        if not self.trainer.sanity_checking and self.trainer.is_global_zero:
+            self._log_samples()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_perplexity("test", self.test_loss)
+
+    def _log_samples(self) -> None:
+        logger = self.logger
+        if logger is None or not hasattr(logger.experiment, "add_text") or self.tokenizer is None:
+            return
+        seed_words = self.hparams.sample_seed_text.split()
+        generator = torch.Generator(device=self.device).manual_seed(self.current_epoch)
+        ids = generate(self.net, self.tokenizer.token_ids(seed_words), self.hparams.sample_words,
+                       temperature=1.0, num_samples=self.hparams.num_logged_samples, generator=generator)
+        lines = [f"{i + 1}. **{' '.join(seed_words)}** {self.tokenizer.decode(row.tolist())}" for i, row in enumerate(ids)]
+        logger.experiment.add_text("samples/temperature_1", "\n".join(lines), self.global_step)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
+        )

@@ -1,0 +1,17 @@
+"""python -m lm.train [experiment=lm_tutorial] [key=value ...]"""
+
+import hydra
+from omegaconf import DictConfig
+
+from rnn_sentiment.errors import exit_on_user_error
+from rnn_sentiment.training import train
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="lm")
+@exit_on_user_error
+def main(cfg: DictConfig) -> float | None:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()

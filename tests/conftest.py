@@ -1,0 +1,68 @@
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+NOISE = "the a movie film was it and of to this story actor scene plot".split()
+POSITIVE, NEGATIVE = ["great", "wonderful", "superb"], ["awful", "boring", "dreadful"]
+
+
+def sentiment_frame(n: int, seed: int) -> pd.DataFrame:
+    """Reviews whose label is carried by one sentiment word among noise words."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        label = rng.randint(0, 1)
+        words = [rng.choice(NOISE) for _ in range(rng.randint(4, 24))]
+        words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
+        rows.append({"text": " ".join(words).capitalize() + ".<br />Really!", "label": label})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNN_LIGHTNING_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def imdb_dir(tmp_path) -> Path:
+    folder = tmp_path / "imdb"
+    folder.mkdir()
+    sentiment_frame(320, seed=1).to_parquet(folder / "train.parquet")
+    sentiment_frame(120, seed=2).to_parquet(folder / "test.parquet")
+    return folder
+
+
+@pytest.fixture
+def moby_file(tmp_path) -> Path:
+    file = tmp_path / "moby.txt"
+    file.write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam under the ship!"] * 300))
+    return file
+
+
+def compose_config(name: str, tmp_path: Path, overrides: list[str]):
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            name,
+            overrides=[f"paths.output_dir={tmp_path / 'run'}", f"paths.log_dir={tmp_path}", *overrides],
+        )
+
+
+def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env,
+        timeout=timeout,
+    )
+
+
+QUICK = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "~callbacks.model_summary",
+         "data.batch_size=16", "data.max_len=40", "logger=null"]

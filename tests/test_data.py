@@ -1,0 +1,196 @@
+import json
+
+import pytest
+import torch
+
+from conftest import sentiment_frame
+from rnn_sentiment.data import BatchIndexSampler, SentimentDataModule
+from rnn_sentiment.errors import UserInputError
+
+
+def datamodule(path, **options) -> SentimentDataModule:
+    options = {"num_words": 50, "max_len": 12, "batch_size": 8, **options}
+    dm = SentimentDataModule(path=str(path), **options)
+    dm.setup("fit")
+    return dm
+
+
+def write_split_files(folder, fmt: str):
+    folder.mkdir()
+    for split, n in (("train", 60), ("test", 20)):
+        frame = sentiment_frame(n, seed=len(split))
+        if fmt == "parquet":
+            frame.to_parquet(folder / f"{split}.parquet")
+        elif fmt == "csv":
+            frame.to_csv(folder / f"{split}.csv", index=False)
+        else:
+            frame.to_json(folder / f"{split}.jsonl", orient="records", lines=True)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_folder_of_split_files(tmp_path, fmt):
+    write_split_files(tmp_path / fmt, fmt)
+    dm = datamodule(tmp_path / fmt)
+    sizes = {name: len(ds) for name, ds in dm.datasets.items()}
+    assert sizes == {"train": 54, "val": 6, "test": 20}
+    assert dm.label_names == ["0", "1"]
+
+
+def test_validation_file_and_val_on_test(tmp_path):
+    write_split_files(tmp_path / "d", "csv")
+    sentiment_frame(10, seed=9).to_csv(tmp_path / "d" / "validation.csv", index=False)
+    assert len(datamodule(tmp_path / "d").datasets["val"]) == 10
+    assert len(datamodule(tmp_path / "d", val_on_test=True).datasets["val"]) == 20
+
+
+def test_single_file_with_string_labels_and_other_columns(tmp_path):
+    frame = sentiment_frame(100, seed=3)
+    frame = frame.rename(columns={"text": "review", "label": "sentiment"})
+    frame["sentiment"] = frame["sentiment"].map({0: "negative", 1: "positive"})
+    frame.to_csv(tmp_path / "reviews.csv", index=False)
+    dm = datamodule(tmp_path / "reviews.csv", text_column="review", label_column="sentiment")
+    assert dm.label_names == ["negative", "positive"]
+    assert {name: len(ds) for name, ds in dm.datasets.items()} == {"train": 72, "val": 8, "test": 20}
+    labels = torch.cat([ds.labels for ds in dm.datasets.values()])
+    assert labels.sum() == (frame["sentiment"] == "positive").sum()
+
+
+def test_acl_imdb_folder(tmp_path):
+    for split in ("train", "test"):
+        for label, word in (("neg", "awful"), ("pos", "great")):
+            folder = tmp_path / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i in range(6):
+                (folder / f"{i}_1.txt").write_text(f"A {word} film number {i}.")
+    dm = datamodule(tmp_path / "aclImdb", val_fraction=0.25)
+    assert dm.label_names == ["neg", "pos"]
+    assert len(dm.datasets["test"]) == 12
+    assert dm.tokenizer.words("A GREAT film") == ["a", "great", "film"]
+
+
+def test_tokenizer_is_fitted_on_train_only(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    sentiment_frame(40, seed=1).to_parquet(folder / "train.parquet")
+    test = sentiment_frame(10, seed=2)
+    test.loc[0, "text"] = "zyzzyva " * 5
+    test.to_parquet(folder / "test.parquet")
+    dm = datamodule(folder)
+    assert "zyzzyva" not in dm.tokenizer.id_to_word
+
+
+def test_fixed_batches_are_padded_to_max_len(imdb_dir):
+    dm = datamodule(imdb_dir, batching="fixed", padding="pre")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["tokens"].shape == (8, 12)
+    assert "lengths" not in batch  # pre-padded: the last position is the last token
+    assert batch["tokens"].dtype == torch.long and batch["labels"].dtype == torch.float32
+
+
+def test_bucket_batches_group_lengths_and_pad_to_longest(imdb_dir):
+    dm = datamodule(imdb_dir, batching="bucket", max_len=500)
+    widths = []
+    for batch in dm.val_dataloader():
+        lengths, tokens = batch["lengths"], batch["tokens"]
+        assert tokens.shape[1] == lengths.max()
+        assert (tokens[torch.arange(len(lengths)), lengths - 1] != 0).all()  # post-padded, real last token
+        widths.append(tokens.shape[1])
+    assert widths == sorted(widths)
+    full = dm.datasets["val"].lengths.max()
+    assert min(widths) < full
+
+
+def test_sampler_splits_batches_across_ranks(monkeypatch):
+    sampler = BatchIndexSampler(torch.arange(50), batch_size=4, shuffle=True, by_length=True, seed=3)
+    seen = []
+    for rank in (0, 1):
+        monkeypatch.setattr(BatchIndexSampler, "_rank_and_world", staticmethod(lambda r=rank: (r, 2)))
+        batches = list(sampler)
+        assert len(batches) == len(sampler) == 7
+        seen.append({i for b in batches for i in b})
+    assert seen[0] | seen[1] == set(range(50))
+    sampler.set_epoch(1)
+    assert list(sampler) != batches
+
+
+def test_second_setup_reads_the_cache(imdb_dir, monkeypatch):
+    datamodule(imdb_dir)
+
+    def no_rebuild(self):
+        raise AssertionError("tokenized again instead of reading the cache")
+
+    monkeypatch.setattr(SentimentDataModule, "build", no_rebuild)
+    dm = datamodule(imdb_dir)
+    assert len(dm.datasets["train"]) == 288
+    with pytest.raises(AssertionError):
+        datamodule(imdb_dir, num_words=60)  # another vocabulary is another cache entry
+
+
+def test_preprocessing_travels_as_json(imdb_dir):
+    pre = datamodule(imdb_dir).preprocessing()
+    assert json.loads(json.dumps(pre)) == pre
+    assert pre["task"] == "sentiment" and pre["max_len"] == 12
+
+
+# bad input: one clear error that names the thing and the fix
+def test_missing_path(tmp_path):
+    with pytest.raises(UserInputError, match="data.path=.*nope: no such file"):
+        SentimentDataModule(path=str(tmp_path / "nope"))
+
+
+def test_missing_text_column(imdb_dir):
+    with pytest.raises(UserInputError, match=r"train.parquet: no text column 'review' \(columns: text, label\); set data.text_column"):
+        datamodule(imdb_dir, text_column="review")
+
+
+def test_missing_label_column(imdb_dir):
+    with pytest.raises(UserInputError, match="no label column 'stars'.*data.label_column"):
+        datamodule(imdb_dir, label_column="stars")
+
+
+def test_empty_dataset(tmp_path):
+    (tmp_path / "empty.csv").write_text("text,label\n")
+    with pytest.raises(UserInputError, match="empty.csv: the training split is empty"):
+        datamodule(tmp_path / "empty.csv")
+
+
+def test_empty_text_names_the_row(tmp_path):
+    frame = sentiment_frame(30, seed=1)
+    frame.loc[7, "text"] = "   "
+    frame.to_json(tmp_path / "r.jsonl", orient="records", lines=True)
+    with pytest.raises(UserInputError, match="r.jsonl.*row 7 has an empty or missing text"):
+        datamodule(tmp_path / "r.jsonl")
+
+
+def test_non_utf8_file(tmp_path):
+    (tmp_path / "latin.csv").write_bytes("text,label\ncaf\xe9 great,1\nbad film,0\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="latin.csv: not valid UTF-8 text; re-encode"):
+        datamodule(tmp_path / "latin.csv")
+
+
+def test_more_than_two_classes(tmp_path):
+    frame = sentiment_frame(30, seed=1)
+    frame.loc[3, "label"] = 7
+    frame.to_parquet(tmp_path / "r.parquet")
+    with pytest.raises(UserInputError, match="holds 3 classes.*binary"):
+        datamodule(tmp_path / "r.parquet")
+
+
+def test_test_label_outside_training_classes(tmp_path):
+    write_split_files(tmp_path / "d", "csv")
+    frame = sentiment_frame(20, seed=5)
+    frame["label"] = frame["label"].map({0: "0", 1: "1"})
+    frame.loc[4, "label"] = "maybe"
+    frame.to_csv(tmp_path / "d" / "test.csv", index=False)
+    with pytest.raises(UserInputError, match="test.csv: row 4 has label 'maybe'"):
+        datamodule(tmp_path / "d")
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [({"max_len": 0}, "data.max_len=0"), ({"num_words": 2}, "data.num_words=2"),
+     ({"batching": "sorted"}, "data.batching='sorted'"), ({"padding": "both"}, "data.padding='both'")],
+)
+def test_bad_options(imdb_dir, option, message):
+    with pytest.raises(UserInputError, match=message):
+        SentimentDataModule(path=str(imdb_dir), **option)
