@@ -30,6 +30,7 @@ class RecurrentClassifier(nn.Module):
         conv_channels: int = 0,
         conv_kernel: int = 3,
         pool_size: int = 2,
+        init: str = "keras",
     ):
         super().__init__()
         if cell not in CELLS:
@@ -56,6 +57,32 @@ class RecurrentClassifier(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), 1)
+        if init == "keras":
+            self.keras_init()
+        elif init != "torch":
+            raise UserInputError(f"model.init={init!r} is unknown; use keras or torch")
+
+    @torch.no_grad()
+    def keras_init(self) -> None:
+        """Keras' defaults: small uniform embeddings, Glorot kernels, orthogonal recurrent
+        weights, zero biases and, for the LSTM, a forget-gate bias of 1. PyTorch's own
+        (unit-normal embeddings, uniform ±1/√h everywhere) trains the Elman RNN worse."""
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        self.embedding.weight[0].zero_()
+        for name, weight in self.rnn.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(weight)
+            elif name.startswith("weight_hh"):
+                for gate in weight.chunk(GATES[self.cell]):
+                    nn.init.orthogonal_(gate)
+            else:
+                nn.init.zeros_(weight)
+                if self.cell == "lstm" and name.startswith("bias_ih"):
+                    weight[self.rnn.hidden_size : 2 * self.rnn.hidden_size] = 1.0
+        layers = [self.head] + ([self.conv[0]] if self.conv is not None else [])
+        for layer in layers:
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def extra_bias_parameters(self) -> int:
         """PyTorch's second bias vector per gate, which Keras' count does not have."""

@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -81,8 +81,10 @@ def train(cfg: DictConfig) -> float | None:
     module.set_preprocessing(datamodule.preprocessing())
 
     timer = EpochTimer()
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
+    if not logger:  # nothing to monitor the learning rate into
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
     if trainer.logger is not None:
         trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
@@ -104,5 +106,6 @@ def train(cfg: DictConfig) -> float | None:
     metrics["overrides"] = _overrides()
     _report(output_dir, metrics, trainer, cfg.headline_metric)
 
-    value = metrics.get(cfg.get("optimized_metric") or "", float("nan"))
+    name = cfg.get("optimized_metric") or ""
+    value = metrics.get(f"best/{name}", metrics.get(name, float("nan")))
     return value if math.isfinite(value) else None

@@ -19,8 +19,9 @@ def sentiment_frame(n: int, seed: int) -> pd.DataFrame:
     rows = []
     for _ in range(n):
         label = rng.randint(0, 1)
-        words = [rng.choice(NOISE) for _ in range(rng.randint(4, 24))]
-        words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
+        words = [rng.choice(NOISE) for _ in range(rng.randint(3, 12))]
+        for _ in range(2):
+            words.insert(rng.randrange(len(words) + 1), rng.choice(POSITIVE if label else NEGATIVE))
         rows.append({"text": " ".join(words).capitalize() + ".<br />Really!", "label": label})
     return pd.DataFrame(rows)
 
@@ -65,4 +66,4 @@ def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 
 
 
 QUICK = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "~callbacks.model_summary",
-         "data.batch_size=16", "data.max_len=40", "logger=null"]
+         "data.batch_size=16", "data.max_len=40", "~logger"]

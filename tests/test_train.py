@@ -1,0 +1,82 @@
+import json
+
+import pytest
+import torch
+
+from conftest import QUICK, compose_config, run_module
+from rnn_sentiment.checkpoints import load_module
+from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.training import train
+
+
+def test_tutorial_experiment_composes_to_the_tutorial(tmp_path):
+    cfg = compose_config("train", tmp_path, ["experiment=tutorial", "model=conv_lstm"])
+    assert cfg.trainer.max_epochs == 3
+    assert cfg.model.lr == 1e-3 and cfg.model.conv_channels == 32 and cfg.model.hidden_size == 100
+    data = cfg.data
+    assert (data.batch_size, data.num_words, data.max_len) == (64, 5000, 500)
+    assert (data.padding, data.truncating, data.batching, data.val_on_test) == ("pre", "pre", "fixed", True)
+    assert cfg.test_ckpt == "last"  # validation is the test split: test the final weights
+
+
+@pytest.mark.parametrize(
+    "model, batching", [("elman", "fixed"), ("lstm", "bucket"), ("conv_lstm", "bucket")]
+)
+def test_each_model_learns_the_synthetic_task(tmp_path, imdb_dir, model, batching):
+    cfg = compose_config(
+        "train", tmp_path,
+        [f"model={model}", f"data.path={imdb_dir}", f"data.batching={batching}", *QUICK,
+         "trainer.max_epochs=6", "model.lr=0.01"],
+    )
+    accuracy = train(cfg)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert accuracy == metrics["best/val/acc"]
+    assert metrics["test/acc"] > 0.9, metrics
+    assert {"test/loss", "test/f1", "test/auroc", "val/acc"} <= metrics.keys()
+    checkpoints = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints and any(name.startswith("best-") for name in checkpoints)
+
+
+@pytest.fixture
+def trained_checkpoint(tmp_path, imdb_dir):
+    cfg = compose_config("train", tmp_path, ["model=lstm", f"data.path={imdb_dir}", *QUICK])
+    train(cfg)
+    return tmp_path / "run" / "checkpoints" / "last.ckpt"
+
+
+def test_predict_from_checkpoint_alone_matches_the_live_module(trained_checkpoint, tmp_path):
+    texts = ["A superb film, really!", "The plot was dreadful and boring."]
+    module = load_module(str(trained_checkpoint), SentimentClassifier, "sentiment")
+    expected = module.predict_proba(texts)
+    (tmp_path / "reviews.txt").write_text("\n".join(texts) + "\n")
+    result = run_module("rnn_sentiment.predict", f"ckpt_path={trained_checkpoint}", f"file={tmp_path / 'reviews.txt'}",
+                        f"output={tmp_path / 'out.csv'}")
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.strip().splitlines()[1:]
+    assert [float(r.split("\t")[0]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-4)
+    assert (tmp_path / "out.csv").read_text().count("\n") == 3
+
+    # the live module, before any save, agrees with the reloaded one
+    state = torch.load(trained_checkpoint, weights_only=False)
+    live = SentimentClassifier(**state["hyper_parameters"])
+    live.load_state_dict(state["state_dict"])
+    live.set_preprocessing(state["preprocessing"])
+    torch.testing.assert_close(live.predict_proba(texts), expected)
+
+
+def test_predict_errors(trained_checkpoint, tmp_path):
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(trained_checkpoint.read_bytes()[:1000])
+    cases = [
+        ([f"ckpt_path={corrupt}", "text=good"], "cannot be read as a checkpoint"),
+        ([f"ckpt_path={tmp_path / 'none.ckpt'}", "text=good"], "no such checkpoint file"),
+        ([f"ckpt_path={trained_checkpoint}"], "give exactly one of"),
+        ([f"ckpt_path={trained_checkpoint}", "text=good", "colour=red"], "Could not override 'colour'"),
+    ]
+    for args, message in cases:
+        result = run_module("rnn_sentiment.predict", *args)
+        assert result.returncode != 0
+        assert message in result.stderr, result.stderr
+    assert run_module("lm.generate", f"ckpt_path={trained_checkpoint}").stderr.startswith(
+        f"error: ckpt_path={trained_checkpoint}: is a sentiment checkpoint, not a lm one; use python -m rnn_sentiment.predict"
+    )
