@@ -146,7 +146,8 @@ class LanguageModelDataModule(TextDataModule):
         text, where = self._read_text()
         lines = [line for line in text.splitlines() if line.strip()]
         chars = np.cumsum([len(line) for line in lines]) if lines else np.zeros(0)
-        bounds = np.searchsorted(chars, np.cumsum(self.split_fractions)[:2] * (chars[-1] if len(chars) else 0))
+        cuts = np.cumsum(self.split_fractions)[:2] * (chars[-1] if len(chars) else 0)
+        bounds = np.searchsorted(chars, cuts, side="right")
         parts = dict(zip(SPLITS, (lines[: bounds[0]], lines[bounds[0] : bounds[1]], lines[bounds[1] :])))
         tokenizer = WordTokenizer.fit(parts["train"], self.num_words)
         state = {"tokenizer": tokenizer.to_json()}

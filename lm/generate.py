@@ -1,6 +1,6 @@
 """python -m lm.generate ckpt_path=… seed_text=ship n_words=50 temperature=1.0 [top_k=…] [top_p=…]"""
 
-import warnings
+import sys
 
 import hydra
 import torch
@@ -20,7 +20,7 @@ def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:
     seed_ids = tokenizer.token_ids(seed_words)
     unknown = [w for w, i in zip(seed_words, seed_ids) if i == UNK_ID]
     if unknown:
-        warnings.warn(f"seed words not in the vocabulary, read as unknown: {', '.join(unknown)}", stacklevel=1)
+        print(f"warning: seed words not in the vocabulary, read as unknown: {', '.join(unknown)}", file=sys.stderr)
     generator = torch.Generator().manual_seed(cfg.seed) if cfg.seed is not None else None
     ids = generate(module.net, seed_ids, cfg.n_words, cfg.temperature, cfg.top_k, cfg.top_p, cfg.num_samples,
                    generator)

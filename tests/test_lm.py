@@ -1,0 +1,125 @@
+import json
+
+import pytest
+import torch
+
+from conftest import QUICK, compose_config, run_module
+from lm.data import LanguageModelDataModule, Streams, Windows
+from lm.module import LanguageModel
+from lm.sampling import generate
+from rnn_sentiment.checkpoints import load_module
+from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.training import train
+
+
+def test_pairs_and_windows():
+    ids = torch.arange(11)
+    pairs = Windows(ids, 1)
+    assert len(pairs) == 10
+    assert pairs[[0, 9]]["tokens"].tolist() == [[0], [9]] and pairs[[0, 9]]["targets"].tolist() == [[1], [10]]
+    windows = Windows(ids, 3)
+    assert windows[[0, 1, 2]]["tokens"].tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert windows[[0, 1, 2]]["targets"].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+
+
+def test_streams_carry_contiguous_text_across_batches():
+    streams = Streams(torch.arange(21), batch_size=2, seq_len=3)
+    assert len(streams) == 4
+    assert streams[0]["tokens"].tolist() == [[0, 1, 2], [10, 11, 12]]
+    assert streams[1]["tokens"].tolist() == [[3, 4, 5], [13, 14, 15]]
+    assert streams[3]["tokens"].tolist() == [[9], [19]] and streams[3]["targets"].tolist() == [[10], [20]]
+    second_rank = Streams(torch.arange(21), batch_size=1, seq_len=3, rank=1, world=2)
+    assert second_rank[0]["tokens"].tolist() == [[10, 11, 12]]
+
+
+def test_splits_are_contiguous_and_disjoint(tmp_path):
+    (tmp_path / "numbers.txt").write_text("\n".join(f"line{i:04d} word" for i in range(200)))
+    dm = LanguageModelDataModule(path=str(tmp_path / "numbers.txt"), num_words=1000, seq_len=4)
+    dm.setup("fit")
+    assert [len(dm.ids[name]) for name in ("train", "val", "test")] == [360, 20, 20]
+    train_words = dm.tokenizer.decode(dm.ids["train"].tolist()).split()
+    assert [int(w[4:]) for w in train_words if w.startswith("line")] == list(range(180))
+    # fitted on the training slice only: later lines are unknown words there
+    assert dm.tokenizer.decode(dm.ids["val"].tolist()).split() == ["[UNK]", "word"] * 10
+
+
+def test_text_without_words_is_refused(tmp_path):
+    (tmp_path / "punct.txt").write_text("!!! ... ???\n" * 50)
+    with pytest.raises(UserInputError, match="punct.txt: the train slice holds 0 words"):
+        LanguageModelDataModule(path=str(tmp_path / "punct.txt")).setup("fit")
+
+
+class CountingNet(torch.nn.Module):
+    """Prefers word 2 + (number of words read so far) % 5: only a sampler that
+    carries the state through the seed and each generated word sees the count."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, tokens, state=None):
+        seen = (state if state is not None else torch.zeros(len(tokens))) + tokens.shape[1]
+        logits = torch.full((len(tokens), 1, 10), -10.0)
+        logits[torch.arange(len(tokens)), 0, (2 + seen.long() % 5)] = 10.0
+        return logits, seen
+
+
+def test_generation_carries_the_state():
+    ids = generate(CountingNet(), [3, 3, 3], n_words=4, temperature=0)
+    assert ids.tolist() == [[5, 6, 2, 3]]
+
+
+@pytest.fixture(scope="module")
+def lm_checkpoint(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("lm")
+    text = tmp_path / "moby.txt"
+    text.write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam under the ship!"] * 300))
+    cfg = compose_config(
+        "lm", tmp_path,
+        [f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
+         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=32", "model.hidden_size=32", *QUICK[:3],
+         "~logger", "trainer.max_epochs=3", "model.lr=0.01"],
+    )
+    train(cfg)
+    return tmp_path / "run"
+
+
+def test_tiny_lm_learns_a_repetitive_text(lm_checkpoint):
+    metrics = json.loads((lm_checkpoint / "metrics.json").read_text())
+    assert metrics["test/ppl"] < 1.5, metrics
+    assert metrics["best/val/ppl"] < 1.5
+
+
+def test_generation_from_the_checkpoint_alone(lm_checkpoint):
+    ckpt = lm_checkpoint / "checkpoints" / "last.ckpt"
+    module = load_module(str(ckpt), LanguageModel, "lm")
+    greedy = run_module("lm.generate", f"ckpt_path={ckpt}", "seed_text=the whale", "n_words=6", "temperature=0")
+    assert greedy.returncode == 0, greedy.stderr
+    assert greedy.stdout.strip() == "the whale swam under the ship call me"
+
+    args = [f"ckpt_path={ckpt}", "seed_text=call", "n_words=12", "temperature=3", "num_samples=3", "seed=7"]
+    first, again = run_module("lm.generate", *args), run_module("lm.generate", *args)
+    assert first.stdout == again.stdout and len(first.stdout.strip().splitlines()) == 3
+    other = run_module("lm.generate", *args[:-1], "seed=8")
+    assert other.stdout != first.stdout
+
+    ids = generate(module.net, module.tokenizer.token_ids(["call"]), 12, 3.0, num_samples=3,
+                   generator=torch.Generator().manual_seed(7))
+    expected = ["call " + module.tokenizer.decode(row.tolist()) for row in ids]
+    assert first.stdout.strip().splitlines() == expected
+
+
+def test_generate_errors_and_unknown_seed(lm_checkpoint):
+    ckpt = lm_checkpoint / "checkpoints" / "last.ckpt"
+    for option, message in [
+        ("temperature=-1", "temperature=-1 must be 0 (greedy) or more"),
+        ("top_p=1.5", "top_p=1.5 must lie in (0, 1]; 1 turns it off"),
+        ("n_words=-3", "n_words=-3 must be 0 or more"),
+    ]:
+        result = run_module("lm.generate", f"ckpt_path={ckpt}", option)
+        assert result.returncode == 2
+        assert result.stderr.strip() == f"error: {message}"
+    unknown = run_module("lm.generate", f"ckpt_path={ckpt}", "seed_text=zebra ship", "n_words=2", "temperature=0")
+    assert unknown.returncode == 0
+    assert "not in the vocabulary, read as unknown: zebra" in unknown.stderr
+    assert unknown.stdout.startswith("zebra ship")
