@@ -10,6 +10,7 @@ from torchmetrics import MeanMetric
 
 from lm.model import WordLSTM
 from lm.sampling import generate
+from rnn_sentiment.tensorboard import log_embeddings, writer_of
 from rnn_sentiment.text import WordTokenizer
 
 
@@ -93,22 +94,25 @@ class LanguageModel(LightningModule):
     def on_validation_epoch_end(self) -> None:
         self._log_perplexity("val", self.val_loss)
         self._state = None
-        if not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            self._log_samples()
+        writer = writer_of(self)
+        if writer is not None and not self.trainer.sanity_checking:
+            self._log_samples(writer)
 
     def on_test_epoch_end(self) -> None:
         self._log_perplexity("test", self.test_loss)
 
-    def _log_samples(self) -> None:
-        logger = self.logger
-        if logger is None or not hasattr(logger.experiment, "add_text") or self.tokenizer is None:
-            return
+    def on_fit_end(self) -> None:
+        writer = writer_of(self)
+        if writer is not None:
+            log_embeddings(writer, self.net.embedding.weight, self.tokenizer, self.global_step)
+
+    def _log_samples(self, writer) -> None:
         seed_words = self.hparams.sample_seed_text.split()
         generator = torch.Generator(device=self.device).manual_seed(self.current_epoch)
         ids = generate(self.net, self.tokenizer.token_ids(seed_words), self.hparams.sample_words,
                        temperature=1.0, num_samples=self.hparams.num_logged_samples, generator=generator)
         lines = [f"{i + 1}. **{' '.join(seed_words)}** {self.tokenizer.decode(row.tolist())}" for i, row in enumerate(ids)]
-        logger.experiment.add_text("samples/temperature_1", "\n".join(lines), self.global_step)
+        writer.add_text("samples/temperature_1", "\n".join(lines), self.global_step)
 
     def configure_optimizers(self):
         return torch.optim.Adam(

@@ -9,6 +9,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from rnn_sentiment.data import Layout
 from rnn_sentiment.models import RecurrentClassifier
+from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
 from rnn_sentiment.text import WordTokenizer
 
 
@@ -40,12 +41,13 @@ class SentimentClassifier(LightningModule):
         self.val_metrics = eval_metrics.clone(prefix="val/")
         self.test_metrics = eval_metrics.clone(prefix="test/")
         self.preprocessing: dict | None = None
-        self._tokenizer: WordTokenizer | None = None
+        self.tokenizer: WordTokenizer | None = None
+        self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def set_preprocessing(self, preprocessing: dict) -> None:
         """Tokenizer and padding settings; saved in every checkpoint so it predicts alone."""
         self.preprocessing = preprocessing
-        self._tokenizer = None
+        self.tokenizer = WordTokenizer.from_json(preprocessing["tokenizer"])
         self.example_input_array = torch.zeros(1, preprocessing["max_len"], dtype=torch.long)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -67,6 +69,8 @@ class SentimentClassifier(LightningModule):
 
     def _step(self, batch: dict, stage: str, metrics: MetricCollection) -> torch.Tensor:
         logits = self(batch["tokens"], batch.get("lengths"))
+        if stage == "test":
+            self._test_outputs.append((torch.sigmoid(logits.detach().float()), batch["labels"]))
         loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
         size = len(logits)
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=size,
@@ -84,6 +88,25 @@ class SentimentClassifier(LightningModule):
     def test_step(self, batch, batch_idx):
         self._step(batch, "test", self.test_metrics)
 
+    def on_test_epoch_start(self) -> None:
+        self._test_outputs = []
+
+    def on_test_epoch_end(self) -> None:
+        if not self._test_outputs:
+            return
+        probabilities, labels = (torch.cat(parts) for parts in zip(*self._test_outputs))
+        probabilities, labels = self.all_gather(probabilities).flatten(), self.all_gather(labels).flatten()
+        writer = writer_of(self)
+        if writer is not None:
+            log_classification_figures(writer, probabilities.cpu(), labels.cpu(), self.preprocessing["label_names"],
+                                       self.global_step)
+        self._test_outputs = []
+
+    def on_fit_end(self) -> None:
+        writer = writer_of(self)
+        if writer is not None:
+            log_embeddings(writer, self.net.embedding.weight, self.tokenizer, self.global_step)
+
     def configure_optimizers(self):
         return torch.optim.Adam(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
@@ -93,10 +116,8 @@ class SentimentClassifier(LightningModule):
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """Positive-class probability of each raw text, from the checkpoint's own preprocessing."""
         pre = self.preprocessing
-        if self._tokenizer is None:
-            self._tokenizer = WordTokenizer.from_json(pre["tokenizer"])
         layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
-        matrix, kept = layout.matrix(*self._tokenizer.encode_ragged(texts))
+        matrix, kept = layout.matrix(*self.tokenizer.encode_ragged(texts))
         self.eval()
         probabilities = []
         for index in torch.arange(len(texts)).split(batch_size):

@@ -67,3 +67,20 @@ def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 
 
 QUICK = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "~callbacks.model_summary",
          "data.batch_size=16", "data.max_len=40", "~logger"]
+
+
+@pytest.fixture(scope="session")
+def lm_checkpoint(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("lm")
+    text = tmp_path / "moby.txt"
+    text.write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam under the ship!"] * 300))
+    cfg = compose_config(
+        "lm", tmp_path,
+        [f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
+         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=32", "model.hidden_size=32", *QUICK[:3],
+         "trainer.max_epochs=3", "model.lr=0.01"],
+    )
+    from rnn_sentiment.training import train
+
+    train(cfg)
+    return tmp_path / "run"

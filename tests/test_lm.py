@@ -3,13 +3,12 @@ import json
 import pytest
 import torch
 
-from conftest import QUICK, compose_config, run_module
+from conftest import run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
 from lm.sampling import generate
 from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.training import train
 
 
 def test_pairs_and_windows():
@@ -67,21 +66,6 @@ class CountingNet(torch.nn.Module):
 def test_generation_carries_the_state():
     ids = generate(CountingNet(), [3, 3, 3], n_words=4, temperature=0)
     assert ids.tolist() == [[5, 6, 2, 3]]
-
-
-@pytest.fixture(scope="module")
-def lm_checkpoint(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("lm")
-    text = tmp_path / "moby.txt"
-    text.write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam under the ship!"] * 300))
-    cfg = compose_config(
-        "lm", tmp_path,
-        [f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
-         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=32", "model.hidden_size=32", *QUICK[:3],
-         "~logger", "trainer.max_epochs=3", "model.lr=0.01"],
-    )
-    train(cfg)
-    return tmp_path / "run"
 
 
 def test_tiny_lm_learns_a_repetitive_text(lm_checkpoint):

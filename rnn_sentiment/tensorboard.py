@@ -1,0 +1,43 @@
+"""What the modules write to TensorBoard besides scalars: embeddings, PR curve, confusion matrix."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
+
+from rnn_sentiment.text import WordTokenizer  # noqa: E402
+
+
+def writer_of(module):
+    """The TensorBoard SummaryWriter of the module's trainer, on rank 0 only; else None."""
+    if module.trainer.is_global_zero and isinstance(module.logger, TensorBoardLogger):
+        return module.logger.experiment
+    return None
+
+
+def log_embeddings(writer, weight: torch.Tensor, tokenizer: WordTokenizer, step: int, most_frequent: int = 2000):
+    """The embedding rows of the most frequent words, labelled with their words, for the projector."""
+    count = min(most_frequent, tokenizer.vocab_size - 2)
+    ids = torch.arange(2, 2 + count)  # skip padding and unknown
+    words = [tokenizer.id_to_word[i] for i in ids]
+    writer.add_embedding(weight.detach()[ids].float().cpu(), metadata=words, global_step=step, tag="word_embeddings")
+
+
+def log_classification_figures(writer, probabilities: torch.Tensor, labels: torch.Tensor, names: list[str], step: int):
+    writer.add_pr_curve("test/pr_curve", labels.int(), probabilities, global_step=step)
+    predicted = (probabilities >= 0.5).long()
+    matrix = torch.zeros(2, 2, dtype=torch.long)
+    matrix.index_put_((labels.long(), predicted), torch.ones_like(predicted), accumulate=True)
+    figure, axis = plt.subplots(figsize=(3.6, 3.2))
+    axis.imshow(matrix, cmap="Blues")
+    for (row, column), value in zip(torch.cartesian_prod(torch.arange(2), torch.arange(2)).tolist(), matrix.flatten()):
+        axis.text(column, row, f"{int(value):,}", ha="center", va="center",
+                  color="white" if value > matrix.max() / 2 else "black")
+    axis.set_xticks([0, 1], names)
+    axis.set_yticks([0, 1], names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    figure.tight_layout()
+    writer.add_figure("test/confusion_matrix", figure, global_step=step)
