@@ -8,10 +8,10 @@ import math
 
 import hydra
 import numpy as np
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from rnn_sentiment.errors import exit_on_user_error
+from rnn_sentiment.training import build
 
 
 def unigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size: int, k: float = 1.0) -> float:
@@ -46,7 +46,7 @@ def kneser_ney_bigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size
 @hydra.main(version_base="1.3", config_path="../conf", config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    datamodule = instantiate(cfg.data)
+    datamodule = build(cfg.data)
     datamodule.setup("fit")
     train, test = datamodule.ids["train"].numpy(), datamodule.ids["test"].numpy()
     vocab = datamodule.vocab_size

@@ -57,7 +57,8 @@ class Streams(Dataset):
     def __len__(self):
         return -(-self.inputs.shape[1] // self.seq_len)
 
-    def __getitem__(self, k: int):
+    def __getitem__(self, index: list[int]):
+        (k,) = index
         columns = slice(k * self.seq_len, (k + 1) * self.seq_len)
         return {"tokens": self.inputs[:, columns].long(), "targets": self.targets[:, columns].long()}
 
@@ -171,7 +172,10 @@ class LanguageModelDataModule(TextDataModule):
         batch_size = self.batch_size if train else self.eval_batch_size
         if self.stateful:
             rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-            return self.loader(Streams(self.ids[name], batch_size, self.seq_len, rank, world), sampler=None)
+            streams = Streams(self.ids[name], batch_size, self.seq_len, rank, world)
+            in_order = BatchIndexSampler(torch.ones(len(streams)), 1, shuffle=False, by_length=False,
+                                         split_across_ranks=False)  # each rank already holds its own streams
+            return self.loader(streams, in_order)
         windows = Windows(self.ids[name], self.seq_len)
         sampler = BatchIndexSampler(torch.ones(len(windows)), batch_size, shuffle=train, by_length=False, seed=self.seed)
         return self.loader(windows, sampler)

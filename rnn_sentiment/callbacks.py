@@ -33,11 +33,9 @@ class EpochTimer(Callback):
 class StopOnNonFiniteLoss(Callback):
     """Stops at the first NaN or infinite training loss, naming the step; checkpoints written so far stay."""
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not math.isfinite(float(loss)):
+    def on_before_backward(self, trainer, pl_module, loss):
+        if not math.isfinite(float(loss)):
             raise FloatingPointError(
-                f"training loss is {float(loss)} at global step {trainer.global_step} (epoch {trainer.current_epoch}, "
-                f"batch {batch_idx}); lower model.lr or set trainer.gradient_clip_val. "
-                "Checkpoints written before this step are intact."
+                f"training loss is {float(loss)} at global step {trainer.global_step} (epoch {trainer.current_epoch}); "
+                "lower model.lr or set trainer.gradient_clip_val. The checkpoints written before it are intact."
             )

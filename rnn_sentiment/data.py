@@ -97,22 +97,30 @@ class BatchIndexSampler(Sampler):
 
     With `by_length`, rows are sorted by length inside pools of 100 batches
     (the whole split when not shuffling), so each batch holds similar lengths.
+    The order depends only on seed and epoch; `drawn` counts the batches handed
+    out this epoch, so a run resumed mid-epoch skips exactly those.
     """
 
-    def __init__(self, lengths, batch_size: int, shuffle: bool, by_length: bool, seed: int = 0):
+    def __init__(self, lengths, batch_size: int, shuffle: bool, by_length: bool, seed: int = 0,
+                 split_across_ranks: bool = True):
         self.lengths = torch.as_tensor(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.by_length = by_length
         self.seed = seed
+        self.split_across_ranks = split_across_ranks
         self.epoch = 0
+        self.drawn = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    @staticmethod
-    def _rank_and_world() -> tuple[int, int]:
-        if dist.is_available() and dist.is_initialized():
+    def resume(self, epoch: int, drawn: int) -> None:
+        self.epoch, self._skip = epoch, drawn
+
+    def _rank_and_world(self) -> tuple[int, int]:
+        if self.split_across_ranks and dist.is_available() and dist.is_initialized():
             return dist.get_rank(), dist.get_world_size()
         return 0, 1
 
@@ -136,11 +144,24 @@ class BatchIndexSampler(Sampler):
         if world > 1:
             batches += batches[: (-len(batches)) % world]
             batches = batches[rank::world]
-        return (b.tolist() for b in batches)
+        self.drawn, self._skip = self._skip, 0
+        for batch in batches[self.drawn :]:
+            self.drawn += 1
+            yield batch.tolist()
 
     def __len__(self):
         _, world = self._rank_and_world()
         return math.ceil(math.ceil(len(self.lengths) / self.batch_size) / world)
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over a `BatchIndexSampler` that Lightning checkpoints mid-epoch."""
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.sampler.epoch, "drawn": self.sampler.drawn}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.resume(state["epoch"], state["drawn"])
 
 
 def default_cache_dir() -> str:
@@ -207,8 +228,8 @@ class TextDataModule(LightningDataModule):
     def vocab_size(self) -> int:
         return self.tokenizer.vocab_size
 
-    def loader(self, dataset, sampler) -> DataLoader:
-        return DataLoader(
+    def loader(self, dataset, sampler: BatchIndexSampler) -> DataLoader:
+        return ResumableLoader(
             dataset,
             sampler=sampler,
             batch_size=None,

@@ -9,7 +9,7 @@ class UserInputError(ValueError):
 
 
 def exit_on_user_error(main):
-    """Print a `UserInputError` as one line on stderr and exit with status 2."""
+    """Print a `UserInputError` (exit status 2) or a non-finite loss (status 3) as one line on stderr."""
 
     @wraps(main)
     def wrapper(*args, **kwargs):
@@ -18,5 +18,8 @@ def exit_on_user_error(main):
         except UserInputError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
+        except FloatingPointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(3)
 
     return wrapper

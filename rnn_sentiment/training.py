@@ -8,6 +8,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
@@ -15,6 +16,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.callbacks import EpochTimer
 from rnn_sentiment.errors import UserInputError
+
+
+def build(config, **kwargs):
+    """`hydra.utils.instantiate`, letting a `UserInputError` through unwrapped."""
+    try:
+        return instantiate(config, **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        while cause is not None and not isinstance(cause, UserInputError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        raise
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
@@ -75,9 +89,9 @@ def train(cfg: DictConfig) -> float | None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
 
-    datamodule = instantiate(cfg.data)
+    datamodule = build(cfg.data)
     datamodule.setup("fit")  # the network needs the fitted vocabulary's size
-    module = instantiate(cfg.model, vocab_size=datamodule.vocab_size)
+    module = build(cfg.model, vocab_size=datamodule.vocab_size)
     module.set_preprocessing(datamodule.preprocessing())
 
     timer = EpochTimer()

@@ -104,7 +104,7 @@ def test_sampler_splits_batches_across_ranks(monkeypatch):
     sampler = BatchIndexSampler(torch.arange(50), batch_size=4, shuffle=True, by_length=True, seed=3)
     seen = []
     for rank in (0, 1):
-        monkeypatch.setattr(BatchIndexSampler, "_rank_and_world", staticmethod(lambda r=rank: (r, 2)))
+        monkeypatch.setattr(BatchIndexSampler, "_rank_and_world", lambda self, r=rank: (r, 2))
         batches = list(sampler)
         assert len(batches) == len(sampler) == 7
         seen.append({i for b in batches for i in b})

@@ -1,0 +1,29 @@
+"""Callbacks the tests inject into training subprocesses."""
+
+import os
+import signal
+
+from lightning import Callback
+
+
+class KillAtStep(Callback):
+    """SIGKILLs its own process at a global step, like a crash or an OOM killer."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class PoisonLossAtStep(Callback):
+    """Turns the model's weights to NaN at a global step."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            for parameter in pl_module.parameters():
+                parameter.data.fill_(float("nan"))

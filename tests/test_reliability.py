@@ -1,0 +1,52 @@
+import json
+import os
+import signal
+
+import pytest
+
+from conftest import ROOT, run_module
+
+TINY = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
+        "checkpoint_every_n_steps=3", "~logger"]
+
+
+def train_run(run_dir, imdb_dir, *extra, module="rnn_sentiment.train"):
+    env_path = os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
+    os.environ["PYTHONPATH"] = env_path
+    return run_module(module, f"data.path={imdb_dir}", f"hydra.run.dir={run_dir}", *TINY, *extra)
+
+
+def metrics_of(run_dir):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {k: v for k, v in metrics.items() if k.startswith(("val/", "test/", "best/")) or k == "global_step"}
+
+
+def test_killed_run_resumes_to_the_same_metrics(tmp_path, imdb_dir):
+    straight = train_run(tmp_path / "straight", imdb_dir)
+    assert straight.returncode == 0, straight.stderr
+
+    killed = train_run(tmp_path / "killed", imdb_dir, "+callbacks.kill._target_=helpers.KillAtStep",
+                       "+callbacks.kill.step=22")  # mid-epoch 2 (18 batches per epoch)
+    assert killed.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    assert (tmp_path / "killed" / "checkpoints" / "last.ckpt").exists()
+
+    resumed = train_run(tmp_path / "killed", imdb_dir, "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    assert metrics_of(tmp_path / "killed") == metrics_of(tmp_path / "straight")
+
+
+def test_same_seed_same_metrics(tmp_path, imdb_dir):
+    for name in ("a", "b"):
+        assert train_run(tmp_path / name, imdb_dir, "trainer.max_epochs=1").returncode == 0
+    assert metrics_of(tmp_path / "a") == metrics_of(tmp_path / "b")
+    assert (tmp_path / "a" / ".hydra" / "config.yaml").exists()
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_checkpoints(tmp_path, imdb_dir):
+    result = train_run(tmp_path / "nan", imdb_dir, "+callbacks.poison._target_=helpers.PoisonLossAtStep",
+                       "+callbacks.poison.step=7")
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1].startswith("error: training loss is nan at global step 7 (epoch 0)")
+    assert (tmp_path / "nan" / "checkpoints" / "last.ckpt").exists()
+    assert not (tmp_path / "nan" / "metrics.json").exists()
