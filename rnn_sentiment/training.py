@@ -73,9 +73,18 @@ def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) 
             print(f"  {key:24s} {value:.4f}")
 
 
-def resolve_ckpt_path(ckpt_path: str | None) -> str | None:
-    if ckpt_path in (None, "last", "best"):
-        return ckpt_path
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """`last`: the newest checkpoint of this run directory (epoch end or periodic)."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "last":
+        saved = sorted((output_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not saved:
+            raise UserInputError(
+                f"ckpt_path=last: no checkpoint in {output_dir / 'checkpoints'}; resume in the run's directory "
+                "with hydra.run.dir=<run directory> ckpt_path=last"
+            )
+        return str(saved[-1])
     path = Path(ckpt_path).expanduser().resolve()
     if not path.is_file():
         raise UserInputError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
@@ -103,7 +112,7 @@ def train(cfg: DictConfig) -> float | None:
     if trainer.logger is not None:
         trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path")))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir))
 
     checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}

@@ -1,0 +1,64 @@
+"""Hydra composition, multirun sweeps, the Optuna sweeper and DDP on the CPU."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, compose_config, run_module
+
+TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
+        "model.hidden_size=16", "~callbacks.model_summary"]
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_composes(tmp_path, preset):
+    primary = "lm" if preset.startswith("lm") else "train"
+    cfg = compose_config(primary, tmp_path, [f"experiment={preset}"])
+    assert cfg.trainer.max_epochs >= 1 and cfg.model._target_ and cfg.data._target_
+
+
+def test_cfg_job_and_help_show_the_composed_config():
+    job = run_module("rnn_sentiment.train", "experiment=tutorial", "model=conv_lstm", "--cfg", "job")
+    assert job.returncode == 0 and "conv_channels: 32" in job.stdout and "batching: fixed" in job.stdout
+    help_text = run_module("lm.train", "--help").stdout
+    for group in ("model:", "data:", "trainer:", "experiment:", "hparams_search:", "ddp_cpu", "lm_tuned"):
+        assert group in help_text
+
+
+def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
+    sweep = tmp_path / "sweep"
+    result = run_module("rnn_sentiment.train", "-m", "data.batching=fixed,bucket", f"data.path={imdb_dir}",
+                        f"hydra.sweep.dir={sweep}", *TINY)
+    assert result.returncode == 0, result.stderr
+    for run in ("0", "1"):
+        assert (sweep / run / "metrics.json").exists()
+        assert (sweep / run / "checkpoints" / "last.ckpt").exists()
+        assert list((sweep / run / "tensorboard").glob("events.out.tfevents.*"))
+    rows = list(csv.DictReader(open(sweep / "summary.csv")))
+    assert [r["overrides"].split()[0] for r in rows] == ["data.batching=fixed", "data.batching=bucket"]
+    assert all(0 <= float(r["test/acc"]) <= 1 for r in rows)
+    assert (sweep / "summary.md").read_text().count("\n") == 4
+
+
+def test_optuna_sweep_runs_two_trials(tmp_path, imdb_dir):
+    sweep = tmp_path / "optuna"
+    result = run_module("rnn_sentiment.train", "hparams_search=imdb_optuna", "hydra.sweeper.n_trials=2",
+                        f"data.path={imdb_dir}", f"hydra.sweep.dir={sweep}", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert (sweep / "optimization_results.yaml").exists()
+    assert len(list(csv.DictReader(open(sweep / "summary.csv")))) == 2
+
+
+def test_ddp_on_the_cpu_leaves_one_run(tmp_path, imdb_dir):
+    outputs = tmp_path / "outputs"
+    result = run_module("rnn_sentiment.train", "trainer=ddp_cpu", f"data.path={imdb_dir}",
+                        f"paths.log_dir={outputs}", *TINY, timeout=400)
+    assert result.returncode == 0, result.stderr
+    runs = [p.parent for p in outputs.rglob(".hydra")]
+    assert len(runs) == 1, runs
+    run = runs[0]
+    assert len(list(outputs.rglob("metrics.json"))) == 1
+    checkpoints = sorted(p.name for p in Path(run, "checkpoints").iterdir())
+    assert checkpoints[-1] == "last.ckpt" and len(checkpoints) == 2
+    assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr
