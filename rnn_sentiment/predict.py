@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 from rnn_sentiment import sources
 from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.explain import attribution_html, word_attributions
 from rnn_sentiment.module import SentimentClassifier
 
 
@@ -46,6 +47,10 @@ def main(cfg: DictConfig) -> None:
     if cfg.output:
         lines = ["p_positive,label"] + [f"{p:.6f},{names[int(p >= 0.5)]}" for p in probabilities]
         Path(cfg.output).write_text("\n".join(lines) + "\n")
+    if cfg.explain:
+        results = [(text, *word_attributions(module, text)) for text in texts]
+        Path(cfg.explain).write_text(attribution_html(results, names))
+        print(f"word attributions: {Path(cfg.explain).resolve()}")
 
 
 if __name__ == "__main__":

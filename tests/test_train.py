@@ -50,11 +50,14 @@ def test_predict_from_checkpoint_alone_matches_the_live_module(trained_checkpoin
     expected = module.predict_proba(texts)
     (tmp_path / "reviews.txt").write_text("\n".join(texts) + "\n")
     result = run_module("rnn_sentiment.predict", f"ckpt_path={trained_checkpoint}", f"file={tmp_path / 'reviews.txt'}",
-                        f"output={tmp_path / 'out.csv'}")
+                        f"output={tmp_path / 'out.csv'}", f"explain={tmp_path / 'why.html'}")
     assert result.returncode == 0, result.stderr
     rows = result.stdout.strip().splitlines()[1:]
     assert [float(r.split("\t")[0]) for r in rows] == pytest.approx(expected.tolist(), abs=1e-4)
     assert (tmp_path / "out.csv").read_text().count("\n") == 3
+    why = (tmp_path / "why.html").read_text()
+    assert why.count("<h3>") == 2 and why.count("<span") == 4 + 6  # one span per word read
+    assert ">superb</span>" in why and ">dreadful</span>" in why
 
     # the live module, before any save, agrees with the reloaded one
     state = torch.load(trained_checkpoint, weights_only=False)

@@ -1,0 +1,96 @@
+"""python -m rnn_sentiment.plot run_dir=<run or sweep directory> — PNG learning curves and a sweep chart."""
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import hydra
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
+
+from rnn_sentiment.errors import UserInputError, exit_on_user_error  # noqa: E402
+
+CURVES = {  # panel: (train tag, validation tag)
+    "loss": ("train/loss_epoch", "val/loss"),
+    "accuracy": ("train/acc", "val/acc"),
+    "perplexity": (None, "val/ppl"),
+}
+
+
+def epoch_scalars(run_dir: Path) -> dict[str, list[float]]:
+    """Each epoch-level scalar of a run's TensorBoard logs, in step order."""
+    points = defaultdict(dict)
+    for events in sorted(run_dir.glob("tensorboard/events.out.tfevents.*")):
+        for event in EventFileLoader(str(events)).Load():
+            for value in event.summary.value:
+                number = value.tensor.float_val[0] if value.tensor.float_val else value.simple_value
+                points[value.tag][event.step] = float(number)
+    return {tag: [by_step[s] for s in sorted(by_step)] for tag, by_step in points.items()}
+
+
+def plot_run(run_dir: Path) -> Path:
+    scalars = epoch_scalars(run_dir)
+    panels = [(name, tags) for name, tags in CURVES.items() if any(t in scalars for t in tags if t)]
+    if not panels:
+        raise UserInputError(f"run_dir={run_dir}: no TensorBoard scalars found; was it run with logger=tensorboard?")
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
+    for axis, (name, (train_tag, val_tag)) in zip(axes[0], panels):
+        for tag, label in ((train_tag, "train"), (val_tag, "validation")):
+            if tag in scalars:
+                values = scalars[tag]
+                axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_title(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(run_dir.name)
+    figure.tight_layout()
+    output = run_dir / "learning_curves.png"
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+    return output
+
+
+def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    headline = next((k for k in ("test/acc", "test/ppl", "val/acc", "val/ppl") if k in metrics[0]), None)
+    if headline is None:
+        raise UserInputError(f"run_dir={sweep_dir}: the runs' metrics.json hold no test or validation metric")
+    labels = [" ".join(m.get("overrides", [])) or run.name for m, run in zip(metrics, runs)]
+    figure, axis = plt.subplots(figsize=(7, 0.5 * len(runs) + 1.5))
+    values = [m.get(headline, float("nan")) for m in metrics]
+    axis.barh(range(len(runs)), values, color="tab:blue")
+    axis.set_yticks(range(len(runs)), labels, fontsize=8)
+    axis.invert_yaxis()
+    for i, value in enumerate(values):
+        axis.text(value, i, f" {value:.4f}", va="center", fontsize=8)
+    axis.set_xlabel(headline)
+    figure.tight_layout()
+    output = sweep_dir / "sweep_comparison.png"
+    figure.savefig(output, dpi=110)
+    plt.close(figure)
+    return output
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="plot")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    if not cfg.run_dir:
+        raise UserInputError("run_dir is not set; pass run_dir=<run directory or sweep directory>")
+    root = Path(cfg.run_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise UserInputError(f"run_dir={cfg.run_dir}: no such directory")
+    runs = sorted({p.parent for p in root.glob("*/metrics.json")})
+    written = [plot_run(run) for run in runs] + [plot_sweep(root, runs)] if runs else [plot_run(root)]
+    for path in written:
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
