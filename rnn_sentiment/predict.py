@@ -1,5 +1,6 @@
 """python -m rnn_sentiment.predict ckpt_path=… text="…" | file=reviews.txt | file=x.csv column=review"""
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -50,7 +51,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.explain:
         results = [(text, *word_attributions(module, text)) for text in texts]
         Path(cfg.explain).write_text(attribution_html(results, names))
-        print(f"word attributions: {Path(cfg.explain).resolve()}")
+        print(f"word attributions: {Path(cfg.explain).resolve()}", file=sys.stderr)
 
 
 if __name__ == "__main__":
