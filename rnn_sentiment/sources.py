@@ -116,7 +116,7 @@ def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
             f"{where}: no text column {column!r} (columns: {', '.join(split.column_names)}); "
             "set data.text_column to the right one"
         )
-    texts = split[column]
+    texts = list(split[column])
     for row, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             raise UserInputError(
