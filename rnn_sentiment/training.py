@@ -1,8 +1,9 @@
 """What every training entry point does: compose, fit, test, write metrics.json."""
 
 import json
+import logging
 import math
-import os
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -16,6 +17,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.callbacks import EpochTimer
 from rnn_sentiment.errors import UserInputError
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def quiet_known_noise() -> None:
+    """Silence messages that say nothing about the run: adverts, library deprecations,
+    and torchmetrics' note on sanity-check batches that hold one class only."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message="No (positive|negative) samples in targets")
 
 
 def build(config, **kwargs):
@@ -93,6 +107,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
 
 def train(cfg: DictConfig) -> float | None:
     """Fit, test, write `metrics.json`; returns `cfg.optimized_metric` for sweepers."""
+    quiet_known_noise()
     torch.set_float32_matmul_precision("high")
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
