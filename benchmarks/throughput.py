@@ -50,6 +50,21 @@ def config(primary: str, overrides: list[str]):
         return compose(primary, overrides=["paths.output_dir=/tmp", "paths.log_dir=/tmp", *overrides])
 
 
+def prepared(primary: str, overrides: list[str]):
+    """The composed config, its set-up DataModule, and a maker of freshly seeded modules."""
+    cfg = config(primary, overrides)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+
+    def fresh():
+        L.seed_everything(0, verbose=False)
+        module = instantiate(cfg.model, vocab_size=datamodule.vocab_size)
+        module.set_preprocessing(datamodule.preprocessing())
+        return module
+
+    return cfg, datamodule, fresh
+
+
 # --- tokenization and DataModule setup -------------------------------------------------------
 def bench_tokenize(imdb: Path, repeats: int) -> list[dict]:
     import datasets
@@ -159,17 +174,9 @@ def bench_classifiers(imdb: Path, cache: str, warmup: int, steps: int, repeats: 
     rows = []
     for model in ("elman", "lstm", "conv_lstm"):
         for batching in ("fixed", "bucket"):
-            cfg = config("train", ["experiment=tutorial", f"model={model}", f"data.batching={batching}",
-                                   f"data.path={imdb}", f"data.cache_dir={cache}"])
-            datamodule = instantiate(cfg.data)
-            datamodule.setup("fit")
-
-            def fresh():
-                L.seed_everything(0, verbose=False)
-                module = instantiate(cfg.model, vocab_size=datamodule.vocab_size)
-                module.set_preprocessing(datamodule.preprocessing())
-                return module
-
+            cfg, datamodule, fresh = prepared("train", [
+                "experiment=tutorial", f"model={model}", f"data.batching={batching}", f"data.path={imdb}",
+                f"data.cache_dir={cache}"])
             lightning = measure(lambda: lightning_rate(cfg, fresh(), datamodule, warmup, steps), repeats)
             plain = measure(lambda: plain_rate(fresh(), datamodule, warmup, steps, classifier_loss), repeats)
             mean_length = float(datamodule.datasets["train"].lengths.float().mean())
@@ -190,11 +197,10 @@ def bench_classifiers(imdb: Path, cache: str, warmup: int, steps: int, repeats: 
 def bench_eval(imdb: Path, cache: str, repeats: int, batches: int = 20) -> list[dict]:
     rows = []
     for batching in ("fixed", "bucket"):
-        cfg = config("train", ["experiment=tutorial", "model=lstm", f"data.batching={batching}",
-                               f"data.path={imdb}", f"data.cache_dir={cache}"])
-        datamodule = instantiate(cfg.data)
-        datamodule.setup("fit")
-        module = instantiate(cfg.model, vocab_size=datamodule.vocab_size).eval()
+        _, datamodule, fresh = prepared("train", [
+            "experiment=tutorial", "model=lstm", f"data.batching={batching}", f"data.path={imdb}",
+            f"data.cache_dir={cache}"])
+        module = fresh().eval()
 
         def run():
             items, start = 0, time.perf_counter()
@@ -218,16 +224,8 @@ def lm_loss(module, batch):
 def bench_lm(moby: Path, cache: str, warmup: int, steps: int, repeats: int) -> list[dict]:
     rows = []
     for preset in ("lm_tutorial", "lm_tuned"):
-        cfg = config("lm", [f"experiment={preset}", f"data.path={moby}", f"data.cache_dir={cache}"])
-        datamodule = instantiate(cfg.data)
-        datamodule.setup("fit")
-
-        def fresh():
-            L.seed_everything(0, verbose=False)
-            module = instantiate(cfg.model, vocab_size=datamodule.vocab_size)
-            module.set_preprocessing(datamodule.preprocessing())
-            return module
-
+        cfg, datamodule, fresh = prepared("lm", [f"experiment={preset}", f"data.path={moby}",
+                                                 f"data.cache_dir={cache}"])
         lightning = measure(lambda: lightning_rate(cfg, fresh(), datamodule, warmup, steps), repeats)
         plain = measure(lambda: plain_rate(fresh(), datamodule, warmup, steps, lm_loss), repeats)
         words = len(datamodule.ids["train"])

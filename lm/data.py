@@ -116,15 +116,9 @@ class LanguageModelDataModule(TextDataModule):
     def _read_text(self) -> tuple[str, str]:
         """The whole text, and a name for it in error messages."""
         if self.files:
-            texts = []
-            for file in self._text_files():
-                try:
-                    texts.append(file.read_bytes().decode("utf-8-sig"))
-                except UnicodeDecodeError as error:
-                    raise UserInputError(
-                        f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8"
-                    ) from error
-            return "\n".join(texts), ", ".join(map(str, self._text_files())) or str(self.files[0])
+            files = self._text_files()
+            where = ", ".join(map(str, files)) or str(self.files[0])
+            return "\n".join(sources.read_utf8(file) for file in files), where
         if self.hub_dataset:
             split = sources.load_splits(None, self.hub_dataset)["train"][0]
             return "\n".join(sources.texts_of(split, self.text_column, self.hub_dataset)), self.hub_dataset

@@ -25,10 +25,7 @@ def read_texts(cfg: DictConfig) -> list[str]:
         if path.suffix.lower() in sources.FORMATS:
             texts = sources.texts_of(sources.load_splits(path, "")["train"][0], cfg.column, where)
         else:
-            try:
-                texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-            except UnicodeDecodeError as error:
-                raise UserInputError(f"{path}: not valid UTF-8 text; re-encode it as UTF-8") from error
+            texts = [line for line in sources.read_utf8(path).splitlines() if line.strip()]
     if not texts or not all(t.strip() for t in texts):
         raise UserInputError(f"{where}: no text to classify")
     return texts

@@ -63,16 +63,20 @@ def _load_file(file: Path) -> datasets.Dataset:
         raise
 
 
+def read_utf8(file: Path) -> str:
+    try:
+        return file.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserInputError(
+            f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
+        ) from error
+
+
 def _read_acl_folder(split_dir: Path) -> datasets.Dataset:
     texts, labels = [], []
     for class_dir in sorted(d for d in split_dir.iterdir() if d.is_dir() and d.name != "unsup"):
         for file in sorted(class_dir.glob("*.txt")):
-            try:
-                texts.append(file.read_bytes().decode("utf-8"))
-            except UnicodeDecodeError as error:
-                raise UserInputError(
-                    f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8"
-                ) from error
+            texts.append(read_utf8(file))
             labels.append(class_dir.name)
     return datasets.Dataset.from_dict({"text": texts, "label": labels})
 
@@ -110,12 +114,16 @@ def load_splits(root: Path | None, hub_name: str) -> dict[str, tuple[datasets.Da
     return splits
 
 
-def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
+def _require_column(split: datasets.Dataset, column: str, kind: str, where: str) -> None:
     if column not in split.column_names:
         raise UserInputError(
-            f"{where}: no text column {column!r} (columns: {', '.join(split.column_names)}); "
-            "set data.text_column to the right one"
+            f"{where}: no {kind} column {column!r} (columns: {', '.join(split.column_names)}); "
+            f"set data.{kind}_column to the right one"
         )
+
+
+def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
+    _require_column(split, column, "text", where)
     texts = list(split[column])
     for row, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
@@ -128,11 +136,7 @@ def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
 
 def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
     """The two class names, in id order, taken from the training split."""
-    if column not in split.column_names:
-        raise UserInputError(
-            f"{where}: no label column {column!r} (columns: {', '.join(split.column_names)}); "
-            "set data.label_column to the right one"
-        )
+    _require_column(split, column, "label", where)
     feature = split.features[column]
     if isinstance(feature, datasets.ClassLabel):
         names = list(feature.names)
@@ -149,8 +153,7 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
 
 
 def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: str) -> np.ndarray:
-    if column not in split.column_names:
-        raise UserInputError(f"{where}: no label column {column!r}; set data.label_column to the right one")
+    _require_column(split, column, "label", where)
     index = {name: i for i, name in enumerate(names)}
     ids = np.empty(len(split), dtype=np.float32)
     is_class_label = isinstance(split.features[column], datasets.ClassLabel)
