@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from rnn_sentiment import sources
 from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.text import WordTokenizer, check_max_len, check_side, pad_ragged
+from rnn_sentiment.text import WordTokenizer, check_max_len, check_num_words, check_side, pad_ragged
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 BATCHING = ("fixed", "bucket")
@@ -178,11 +178,7 @@ class TextDataModule(LightningDataModule):
 
     def __init__(self, num_words: int, batch_size: int, num_workers: int, seed: int, cache_dir: str | None):
         super().__init__()
-        if num_words < 3:
-            raise UserInputError(
-                f"data.num_words={num_words} leaves no room for words next to padding and unknown; "
-                "set data.num_words to 3 or more"
-            )
+        check_num_words(num_words)
         if batch_size < 1:
             raise UserInputError(f"data.batch_size={batch_size} must be at least 1")
         self.num_words = num_words

@@ -30,11 +30,7 @@ class WordTokenizer:
 
     @classmethod
     def fit(cls, texts, num_words: int) -> "WordTokenizer":
-        if num_words < 3:
-            raise UserInputError(
-                f"data.num_words={num_words} leaves no room for words next to padding and unknown; "
-                "set data.num_words to 3 or more (the tutorial uses 5000)"
-            )
+        check_num_words(num_words)
         tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
         tokenizer.normalizer = normalizers.Sequence(
             [
@@ -83,6 +79,15 @@ class WordTokenizer:
     def decode(self, ids) -> str:
         words = (self.id_to_word[i] for i in ids if i != PAD_ID)
         return " ".join(words)
+
+
+def check_num_words(num_words: int) -> int:
+    if num_words < 3:
+        raise UserInputError(
+            f"data.num_words={num_words} leaves no room for words next to padding and unknown; "
+            "set data.num_words to 3 or more (the tutorial uses 5000)"
+        )
+    return num_words
 
 
 def check_side(option: str, value: str) -> str:
