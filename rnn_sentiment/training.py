@@ -4,6 +4,7 @@ import json
 import logging
 import math
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 
 import lightning as L
@@ -76,6 +77,22 @@ def _overrides() -> list[str]:
 
 
 @rank_zero_only
+def _record_run(output_dir: Path, datamodule) -> None:
+    """What the run depends on besides its config (which Hydra saves in .hydra/)."""
+    import lightning
+
+    info = {
+        "package_version": version("rnn-lightning"),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "data": datamodule.cache_key(),
+        "overrides": _overrides(),
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(output_dir / "run_info.json", info)
+
+
+@rank_zero_only
 def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) -> None:
     write_json_atomically(output_dir / "metrics.json", metrics)
     if trainer.logger is not None and headline in metrics:
@@ -115,6 +132,7 @@ def train(cfg: DictConfig) -> float | None:
 
     datamodule = build(cfg.data)
     datamodule.setup("fit")  # the network needs the fitted vocabulary's size
+    _record_run(output_dir, datamodule)
     module = build(cfg.model, vocab_size=datamodule.vocab_size)
     module.set_preprocessing(datamodule.preprocessing())
 

@@ -41,6 +41,8 @@ def test_same_seed_same_metrics(tmp_path, imdb_dir):
         assert train_run(tmp_path / name, imdb_dir, "trainer.max_epochs=1").returncode == 0
     assert metrics_of(tmp_path / "a") == metrics_of(tmp_path / "b")
     assert (tmp_path / "a" / ".hydra" / "config.yaml").exists()
+    info = json.loads((tmp_path / "a" / "run_info.json").read_text())
+    assert info["package_version"] == "0.1.0" and len(info["data"]["data"]) == 16  # the data fingerprint
 
 
 def test_non_finite_loss_stops_with_the_step_and_keeps_checkpoints(tmp_path, imdb_dir):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, compose_config, run_module
+from rnn_sentiment.plot import plot_run, plot_sweep
 
 TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
         "model.hidden_size=16", "~callbacks.model_summary"]
@@ -39,6 +40,8 @@ def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
     assert [r["overrides"].split()[0] for r in rows] == ["data.batching=fixed", "data.batching=bucket"]
     assert all(0 <= float(r["test/acc"]) <= 1 for r in rows)
     assert (sweep / "summary.md").read_text().count("\n") == 4
+    assert plot_sweep(sweep, [sweep / "0", sweep / "1"]).exists()
+    assert plot_run(sweep / "1").name == "learning_curves.png"
 
 
 def test_optuna_sweep_runs_two_trials(tmp_path, imdb_dir):
