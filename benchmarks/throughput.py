@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
-from lm.sampling import generate
+from lm.sampling import generate, without_onednn
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.text import WordTokenizer
@@ -275,11 +275,18 @@ def bench_generate(moby: Path, cache: str, repeats: int, n_words: int = 200) -> 
         tutorial_sample(module.net, word_index, "ship", n_words, 1.0, rng)
         return n_words / (time.perf_counter() - start)
 
+    def theirs_without_onednn():
+        with without_onednn():
+            return theirs()
+
     baseline = measure(theirs, repeats)
+    baseline_fast_kernel = measure(theirs_without_onednn, repeats)
     one = measure(ours(1), repeats)
     batch = measure(ours(64), repeats)
     return [
         {"what": "generate, tutorial algorithm", "unit": "words/s", **baseline},
+        {"what": "generate, tutorial algorithm, oneDNN off", "unit": "words/s", **baseline_fast_kernel,
+         "speedup": baseline_fast_kernel["median"] / baseline["median"]},
         {"what": "generate, package, 1 sample", "unit": "words/s", **one,
          "speedup": one["median"] / baseline["median"]},
         {"what": "generate, package, 64 samples as a batch", "unit": "words/s", **batch,

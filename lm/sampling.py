@@ -1,5 +1,8 @@
 """Sampling words from a language model: temperature, top-k, top-p, with the LSTM state carried."""
 
+import warnings
+from contextlib import contextmanager
+
 import torch
 
 from rnn_sentiment.errors import UserInputError
@@ -38,7 +41,16 @@ def pick_next(logits: torch.Tensor, temperature: float, top_k: int, top_p: float
     return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
 
 
-@torch.no_grad()
+@contextmanager
+def without_onednn():
+    """oneDNN's RNN kernel costs milliseconds of set-up per call, which one-word steps pay every word."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the flags context also resets TF32 on oneDNN and says so
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
+
+
+@torch.inference_mode()
 def generate(
     net,
     seed_ids: list[int],
@@ -59,8 +71,9 @@ def generate(
     tokens = torch.tensor(seed_ids or [UNK_ID], device=device).repeat(num_samples, 1)
     logits, state = net(tokens)
     words = []
-    for _ in range(n_words):
-        next_ids = pick_next(logits[:, -1], temperature, top_k, top_p, generator)
-        words.append(next_ids)
-        logits, state = net(next_ids[:, None], state)
+    with without_onednn():
+        for _ in range(n_words):
+            next_ids = pick_next(logits[:, -1], temperature, top_k, top_p, generator)
+            words.append(next_ids)
+            logits, state = net(next_ids[:, None], state)
     return torch.stack(words, dim=1) if words else torch.zeros(num_samples, 0, dtype=torch.long)

@@ -34,7 +34,7 @@ class StopOnNonFiniteLoss(Callback):
     """Stops at the first NaN or infinite training loss, naming the step; checkpoints written so far stay."""
 
     def on_before_backward(self, trainer, pl_module, loss):
-        if not math.isfinite(float(loss)):
+        if not math.isfinite(float(loss.detach())):
             raise FloatingPointError(
                 f"training loss is {float(loss)} at global step {trainer.global_step} (epoch {trainer.current_epoch}); "
                 "lower model.lr or set trainer.gradient_clip_val. The checkpoints written before it are intact."

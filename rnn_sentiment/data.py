@@ -18,7 +18,6 @@ from rnn_sentiment import sources
 from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.text import WordTokenizer, check_max_len, check_num_words, check_side, pad_ragged
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 BATCHING = ("fixed", "bucket")
 
 
@@ -225,6 +224,8 @@ class TextDataModule(LightningDataModule):
         return self.tokenizer.vocab_size
 
     def loader(self, dataset, sampler: BatchIndexSampler) -> DataLoader:
+        if self.num_workers > 0:  # the Rust tokenizer's threads must not be forked into workers
+            os.environ["TOKENIZERS_PARALLELISM"] = "false"
         return ResumableLoader(
             dataset,
             sampler=sampler,

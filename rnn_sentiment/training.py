@@ -153,7 +153,7 @@ def train(cfg: DictConfig) -> float | None:
         metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
     if cfg.get("test"):
         use_best = cfg.test_ckpt == "best" and checkpoint is not None and checkpoint.best_model_path
-        trainer.test(module, datamodule=datamodule, ckpt_path="best" if use_best else None)
+        trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path if use_best else None)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
     metrics["epochs"] = trainer.current_epoch
     metrics["global_step"] = trainer.global_step
