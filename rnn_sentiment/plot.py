@@ -62,10 +62,15 @@ def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
     headline = next((k for k in ("test/acc", "test/ppl", "val/acc", "val/ppl") if k in metrics[0]), None)
     if headline is None:
         raise UserInputError(f"run_dir={sweep_dir}: the runs' metrics.json hold no test or validation metric")
-    labels = [" ".join(m.get("overrides", [])) or run.name for m, run in zip(metrics, runs)]
-    figure, axis = plt.subplots(figsize=(7, 0.5 * len(runs) + 1.5))
+    overrides = [m.get("overrides", []) for m in metrics]
+    shared = set.intersection(*(set(o) for o in overrides))  # label runs by what differs
+    labels = [" ".join(o for o in run_overrides if o not in shared) or run.name
+              for run_overrides, run in zip(overrides, runs)]
+    figure, axis = plt.subplots(figsize=(8, 0.45 * len(runs) + 1.5))
     values = [m.get(headline, float("nan")) for m in metrics]
     axis.barh(range(len(runs)), values, color="tab:blue")
+    low, high = min(values), max(values)
+    axis.set_xlim(max(0.0, low - (high - low) * 0.5 - 0.02), high + (high - low) * 0.25 + 0.02)
     axis.set_yticks(range(len(runs)), labels, fontsize=8)
     axis.invert_yaxis()
     for i, value in enumerate(values):
