@@ -37,7 +37,9 @@ class LanguageModel(LightningModule):
         self.test_loss = MeanMetric()
         self.preprocessing: dict | None = None
         self.tokenizer: WordTokenizer | None = None
-        self._state = None
+        # truncated BPTT carries the LSTM state between batches; training and
+        # evaluation keep their own, so a validation run mid-epoch cannot clobber it
+        self._carried = {"train": None, "eval": None}
 
     def set_preprocessing(self, preprocessing: dict) -> None:
         self.preprocessing = preprocessing
@@ -45,9 +47,11 @@ class LanguageModel(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["preprocessing"] = self.preprocessing
+        checkpoint["carried_state"] = self._carried["train"]  # so a run resumed mid-epoch goes on exactly
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.set_preprocessing(checkpoint["preprocessing"])
+        self._carried["train"] = checkpoint.get("carried_state")
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.net(tokens, state)
@@ -57,33 +61,33 @@ class LanguageModel(LightningModule):
         extra = 4 * self.net.lstm.hidden_size * self.net.lstm.num_layers
         rank_zero_info(f"language model: {total:,} parameters ({total - extra:,} as Keras counts them)")
 
-    def _loss(self, batch: dict) -> torch.Tensor:
+    def _loss(self, batch: dict, stage: str) -> torch.Tensor:
         # With carry_state the batches are consecutive windows of the same streams
         # (truncated BPTT): the state flows on, gradients stop at the window edge.
-        state = self._state if self.hparams.carry_state else None
+        state = self._carried[stage] if self.hparams.carry_state else None
         logits, state = self(batch["tokens"], state)
         if self.hparams.carry_state:
-            self._state = tuple(s.detach() for s in state)
+            self._carried[stage] = tuple(s.detach() for s in state)
         return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
 
-    def _reset_state(self) -> None:
-        self._state = None
+    def on_train_epoch_start(self) -> None:  # not called when resuming mid-epoch
+        self._carried["train"] = None
 
-    on_train_epoch_start = on_validation_epoch_start = on_test_epoch_start = _reset_state
+    def _reset_eval_state(self) -> None:
+        self._carried["eval"] = None
+
+    on_validation_epoch_start = on_test_epoch_start = _reset_eval_state
 
     def training_step(self, batch, batch_idx):
-        loss = self._loss(batch)
+        loss = self._loss(batch, "train")
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["targets"].numel())
         return loss
 
-    def on_train_epoch_end(self) -> None:
-        self._state = None
-
     def validation_step(self, batch, batch_idx):
-        self.val_loss.update(self._loss(batch), weight=batch["targets"].numel())
+        self.val_loss.update(self._loss(batch, "eval"), weight=batch["targets"].numel())
 
     def test_step(self, batch, batch_idx):
-        self.test_loss.update(self._loss(batch), weight=batch["targets"].numel())
+        self.test_loss.update(self._loss(batch, "eval"), weight=batch["targets"].numel())
 
     def _log_perplexity(self, stage: str, metric: MeanMetric) -> None:
         loss = metric.compute()
@@ -93,7 +97,6 @@ class LanguageModel(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._log_perplexity("val", self.val_loss)
-        self._state = None
         writer = writer_of(self)
         if writer is not None and not self.trainer.sanity_checking:
             self._log_samples(writer)

@@ -58,7 +58,9 @@ def compose_config(name: str, tmp_path: Path, overrides: list[str]):
 
 
 def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    # tests/ on the path lets a run load the tests' helper callbacks (tests/helpers.py)
+    python_path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": python_path}
     return subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env,
         timeout=timeout,

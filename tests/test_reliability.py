@@ -1,18 +1,15 @@
 import json
-import os
 import signal
 
 import pytest
 
-from conftest import ROOT, run_module
+from conftest import run_module
 
 TINY = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
         "checkpoint_every_n_steps=3", "~logger"]
 
 
 def train_run(run_dir, imdb_dir, *extra, module="rnn_sentiment.train"):
-    env_path = os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
-    os.environ["PYTHONPATH"] = env_path
     return run_module(module, f"data.path={imdb_dir}", f"hydra.run.dir={run_dir}", *TINY, *extra)
 
 
@@ -36,6 +33,20 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, imdb_dir):
     assert metrics_of(tmp_path / "killed") == metrics_of(tmp_path / "straight")
 
 
+def test_killed_bptt_language_model_resumes_exactly(tmp_path, moby_file):
+    options = [f"data.path={moby_file}", "data.seq_len=5", "data.stateful=true", "data.batch_size=4",
+               "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16", "trainer.max_epochs=2",
+               "trainer.enable_progress_bar=false", "checkpoint_every_n_steps=20", "~logger"]
+    straight = run_module("lm.train", f"hydra.run.dir={tmp_path / 'straight'}", *options)
+    assert straight.returncode == 0, straight.stderr
+    killed = run_module("lm.train", f"hydra.run.dir={tmp_path / 'killed'}", *options,
+                        "+callbacks.kill._target_=helpers.KillAtStep", "+callbacks.kill.step=250")
+    assert killed.returncode == -signal.SIGKILL
+    resumed = run_module("lm.train", f"hydra.run.dir={tmp_path / 'killed'}", *options, "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr
+    assert metrics_of(tmp_path / "killed") == metrics_of(tmp_path / "straight")
+
+
 def test_same_seed_same_metrics(tmp_path, imdb_dir):
     for name in ("a", "b"):
         assert train_run(tmp_path / name, imdb_dir, "trainer.max_epochs=1").returncode == 0
@@ -50,5 +61,5 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_checkpoints(tmp_path, imd
                        "+callbacks.poison.step=7")
     assert result.returncode == 3
     assert result.stderr.strip().splitlines()[-1].startswith("error: training loss is nan at global step 7 (epoch 0)")
-    assert (tmp_path / "nan" / "checkpoints" / "last.ckpt").exists()
+    assert [p.name for p in (tmp_path / "nan" / "checkpoints").iterdir()] == ["step0000006.ckpt"]  # the last good step
     assert not (tmp_path / "nan" / "metrics.json").exists()
