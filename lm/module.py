@@ -80,7 +80,8 @@ class LanguageModel(LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch, "train")
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["targets"].numel())
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=batch["targets"].numel())
+        self.log("train/loss_step", loss, on_step=True, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx):

@@ -73,8 +73,10 @@ class SentimentClassifier(LightningModule):
             self._test_outputs.append((torch.sigmoid(logits.detach().float()), batch["labels"]))
         loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
         size = len(logits)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=size,
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size,
                  sync_dist=stage != "train")
+        if stage == "train":
+            self.log("train/loss_step", loss, on_step=True, prog_bar=True)
         metrics.update(logits.detach(), batch["labels"].long())
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
         return loss

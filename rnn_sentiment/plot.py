@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from rnn_sentiment.errors import UserInputError, exit_on_user_error  # noqa: E402
 
 CURVES = {  # panel: (train tag, validation tag)
-    "loss": ("train/loss_epoch", "val/loss"),
+    "loss": ("train/loss", "val/loss"),
     "accuracy": ("train/acc", "val/acc"),
     "perplexity": (None, "val/ppl"),
 }
@@ -40,6 +40,8 @@ def plot_run(run_dir: Path) -> Path:
         raise UserInputError(f"run_dir={run_dir}: no TensorBoard scalars found; was it run with logger=tensorboard?")
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
     for axis, (name, (train_tag, val_tag)) in zip(axes[0], panels):
+        if train_tag and train_tag not in scalars:
+            train_tag = f"{train_tag}_epoch"  # Lightning's name when a value is logged per step and per epoch
         for tag, label in ((train_tag, "train"), (val_tag, "validation")):
             if tag in scalars:
                 values = scalars[tag]

@@ -27,7 +27,7 @@ def test_classifier_run_is_inspectable_in_tensorboard(tmp_path, imdb_dir):
     train(compose_config("train", tmp_path, ["model=lstm", f"data.path={imdb_dir}", *overrides]))
     log_dir = tmp_path / "run" / "tensorboard"
     tags = tags_by_plugin(log_dir)
-    assert {"train/loss_epoch", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc", "lr-Adam",
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc", "lr-Adam",
             "hp_metric"} <= tags["scalars"]
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= tags["hparams"]
     assert "test/pr_curve" in tags["pr_curves"]
@@ -39,6 +39,6 @@ def test_classifier_run_is_inspectable_in_tensorboard(tmp_path, imdb_dir):
 def test_language_model_run_logs_samples_and_embeddings(lm_checkpoint):
     log_dir = lm_checkpoint / "tensorboard"
     tags = tags_by_plugin(log_dir)
-    assert {"train/loss_epoch", "val/loss", "val/ppl", "test/ppl", "hp_metric"} <= tags["scalars"]
+    assert {"train/loss", "val/loss", "val/ppl", "test/ppl", "hp_metric"} <= tags["scalars"]
     assert "samples/temperature_1/text_summary" in tags["text"]
     assert "ship" in projector_words(log_dir)
