@@ -6,7 +6,7 @@ import torch
 from conftest import run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
-from lm.sampling import generate
+from lm.sampling import generate, pick_next
 from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.errors import UserInputError
 
@@ -107,3 +107,13 @@ def test_generate_errors_and_unknown_seed(lm_checkpoint):
     assert unknown.returncode == 0
     assert "not in the vocabulary, read as unknown: zebra" in unknown.stderr
     assert unknown.stdout.startswith("zebra ship")
+
+
+@pytest.mark.parametrize("top_k, top_p, expected", [(0, 1.0, [0.5, 0.3, 0.2]), (2, 1.0, [0.625, 0.375, 0.0]),
+                                                    (0, 0.6, [0.625, 0.375, 0.0])])
+def test_sampling_follows_the_truncated_distribution(top_k, top_p, expected):
+    logits = torch.log(torch.tensor([[0.0, 0.0, 0.5, 0.3, 0.2]])).repeat(20000, 1)
+    ids = pick_next(logits, 1.0, top_k, top_p, torch.Generator().manual_seed(0))
+    frequencies = torch.bincount(ids, minlength=5).float() / len(ids)
+    assert frequencies[:2].sum() == 0  # padding and unknown are never sampled
+    torch.testing.assert_close(frequencies[2:], torch.tensor(expected), atol=0.015, rtol=0)
