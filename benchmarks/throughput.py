@@ -25,7 +25,6 @@ from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.text import WordTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,5 @@
 """The language model as a LightningModule: cross-entropy, Adam, perplexity, samples in TensorBoard."""
 
-import math
 
 import torch
 from lightning import LightningModule

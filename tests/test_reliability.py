@@ -1,7 +1,6 @@
 import json
 import signal
 
-import pytest
 
 from conftest import run_module
 
