@@ -147,7 +147,7 @@ def train(cfg: DictConfig) -> float | None:
 
     trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir))
 
-    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
     metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
