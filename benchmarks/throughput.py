@@ -1,7 +1,8 @@
 """Throughput of rnn-lightning on the real data, side by side in one run; prints a table, writes JSON.
 
 python benchmarks/throughput.py [--imdb ../shared/data/imdb] [--moby ../shared/data/moby_dick.txt]
-                                [--steps 40] [--repeats 3] [--only tokenize,train,eval,lm,generate]
+                                [--steps 40] [--repeats 3]
+                                [--only tokenize,train,eval,bidirectional,lm,generate]
 
 Each figure is the median of --repeats measurements, with min–max in brackets.
 """
@@ -19,7 +20,9 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
@@ -214,6 +217,42 @@ def bench_eval(imdb: Path, cache: str, repeats: int, batches: int = 20) -> list[
     return rows
 
 
+def bench_bidirectional(imdb: Path, cache: str, repeats: int, batches: int = 5) -> list[dict]:
+    """A training step of the imdb_tuned BiLSTM's recurrent layer: the package's two LSTMs over
+    reversed texts against PyTorch's packed `bidirectional=True` LSTM, same bucketed batches."""
+    _, datamodule, fresh = prepared("train", [
+        "experiment=imdb_tuned", "model=lstm", "model.bidirectional=true", f"data.path={imdb}",
+        f"data.cache_dir={cache}"])
+    net = fresh().net
+    packed_lstm = nn.LSTM(net.embedding.embedding_dim, net.hidden_size, batch_first=True, bidirectional=True)
+    loader = iter(datamodule.train_dataloader())
+    sample = [next(loader) for _ in range(batches)]
+
+    def reversed_texts(batch):
+        return net.rnn(net.embedding(batch["tokens"]), batch["lengths"])
+
+    def packed(batch):
+        x = pack_padded_sequence(net.embedding(batch["tokens"]), batch["lengths"], batch_first=True,
+                                 enforce_sorted=False)
+        return packed_lstm(x)[0].data
+
+    def rate(step):
+        def run():
+            start = time.perf_counter()
+            for batch in sample:
+                step(batch).sum().backward()
+            return sum(len(b["labels"]) for b in sample) / (time.perf_counter() - start)
+        return run
+
+    baseline = measure(rate(packed), repeats)
+    ours = measure(rate(reversed_texts), repeats)
+    return [
+        {"what": "train BiLSTM layer, packed bidirectional=True", "unit": "reviews/s", **baseline},
+        {"what": "train BiLSTM layer, package (reversed texts)", "unit": "reviews/s", **ours,
+         "speedup": ours["median"] / baseline["median"]},
+    ]
+
+
 # --- language model ---------------------------------------------------------------------------
 def lm_loss(module, batch):
     logits, _ = module(batch["tokens"])
@@ -300,7 +339,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="tokenize,train,eval,lm,generate")
+    parser.add_argument("--only", default="tokenize,train,eval,bidirectional,lm,generate")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/throughput.json")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -315,6 +354,8 @@ def main() -> None:
         results["train"] = bench_classifiers(args.imdb, cache, args.warmup, args.steps, args.repeats, peak)
     if "eval" in parts:
         results["eval"] = bench_eval(args.imdb, cache, args.repeats)
+    if "bidirectional" in parts:
+        results["bidirectional"] = bench_bidirectional(args.imdb, cache, args.repeats)
     if "lm" in parts:
         results["lm"] = bench_lm(args.moby, cache, args.warmup, args.steps, args.repeats)
     if "generate" in parts:
@@ -340,7 +381,8 @@ def print_tables(results: dict) -> None:
         for r in results["lm"]:
             print(f"| {r['what']} | {shown(r['lightning'])} | {shown(r['plain'])} | {r['s_per_epoch']:.0f} |")
         print(f"(Keras-TF, tutorial pairs: {KERAS_LM_PAIRS_PER_S:,.0f} pairs/s)")
-    rows = results.get("tokenize", []) + results.get("eval", []) + results.get("generate", [])
+    rows = results.get("tokenize", []) + results.get("eval", []) + results.get("bidirectional", [])
+    rows += results.get("generate", [])
     if rows:
         print("\n| measurement | value | unit | speed-up |")
         print("|---|---|---|---|")

@@ -1,21 +1,60 @@
-"""The tutorial's three classifiers as one network: Embedding → [Conv1d → MaxPool] → RNN → Linear."""
+"""The tutorial's three classifiers as one network: Embedding → [Conv1d → MaxPool] → RNN → pool → Linear."""
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnn_sentiment.errors import UserInputError
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+POOLINGS = ("last", "max", "mean")
+
+
+def reverse_texts(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Each row's real steps in reverse order, padding left where it was (its own inverse).
+
+    Without lengths the whole row is reversed (the tutorial's pre-padded setting, as Keras does);
+    with lengths the rows are post-padded and only their first `length` steps are reversed.
+    """
+    if lengths is None:
+        return x.flip(1)
+    steps = torch.arange(x.shape[1], device=x.device)
+    ends = lengths.to(x.device).unsqueeze(1)
+    index = torch.where(steps < ends, ends - 1 - steps, steps)
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+class BidirectionalRNN(nn.Module):
+    """A bidirectional RNN run as two unidirectional ones per layer, the backward one over each
+    text reversed within its length. It computes what a packed `bidirectional=True` RNN does, but
+    keeps PyTorch's unpacked kernels: on the CPU the packed path is an order of magnitude slower."""
+
+    def __init__(self, cell: type[nn.RNNBase], input_size: int, hidden_size: int, num_layers: int, dropout: float):
+        super().__init__()
+        sizes = [input_size] + [2 * hidden_size] * (num_layers - 1)
+        self.forward_layers = nn.ModuleList(cell(size, hidden_size, batch_first=True) for size in sizes)
+        self.backward_layers = nn.ModuleList(cell(size, hidden_size, batch_first=True) for size in sizes)
+        self.between_layers = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        for depth, (forward, backward) in enumerate(zip(self.forward_layers, self.backward_layers)):
+            if depth:
+                x = self.between_layers(x)
+            ahead, _ = forward(x)
+            behind, _ = backward(reverse_texts(x, lengths))
+            x = torch.cat([ahead, reverse_texts(behind, lengths)], dim=-1)
+        return x
 
 
 class RecurrentClassifier(nn.Module):
     """`cell=rnn` is the tutorial's Elman network, `lstm` its LSTM, `conv_channels>0` its Conv-LSTM.
 
-    `forward(tokens, lengths)`: without lengths the last position is read (the
-    tutorial's pre-padded setting); with lengths, each text's last real token
-    (and packed sequences when bidirectional, so padding never enters).
+    `forward(tokens, lengths)`: without lengths the rows are read whole (the
+    tutorial's pre-padded setting); with lengths they are post-padded and padding
+    never reaches the result. `pooling` sums the RNN's outputs up for the head:
+    `last` (the tutorial: the state after the last real token, and for a
+    bidirectional RNN the backward state after the first), or `max`/`mean`
+    over the real steps.
     """
 
     def __init__(
@@ -31,11 +70,18 @@ class RecurrentClassifier(nn.Module):
         conv_kernel: int = 3,
         pool_size: int = 2,
         init: str = "keras",
+        pooling: str = "last",
     ):
         super().__init__()
         if cell not in CELLS:
             raise UserInputError(f"model.cell={cell!r} is unknown; use one of {', '.join(CELLS)}")
+        if pooling not in POOLINGS:
+            raise UserInputError(f"model.pooling={pooling!r} is unknown; use one of {', '.join(POOLINGS)}")
         self.cell = cell
+        self.pooling = pooling
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
         self.conv = None
         rnn_input = embed_dim
@@ -47,16 +93,15 @@ class RecurrentClassifier(nn.Module):
             )
             self.pool_size = pool_size
             rnn_input = conv_channels
-        self.rnn = CELLS[cell](
-            rnn_input,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        if bidirectional:
+            self.rnn = BidirectionalRNN(CELLS[cell], rnn_input, hidden_size, num_layers, dropout)
+        else:
+            self.rnn = CELLS[cell](
+                rnn_input, hidden_size, num_layers=num_layers, batch_first=True,
+                dropout=dropout if num_layers > 1 else 0.0,
+            )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), 1)
+        self.head = nn.Linear(hidden_size * self.directions, 1)
         if init == "keras":
             self.keras_init()
         elif init != "torch":
@@ -70,6 +115,7 @@ class RecurrentClassifier(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
         self.embedding.weight[0].zero_()
         for name, weight in self.rnn.named_parameters():
+            name = name.rsplit(".", 1)[-1]
             if name.startswith("weight_ih"):
                 nn.init.xavier_uniform_(weight)
             elif name.startswith("weight_hh"):
@@ -78,7 +124,7 @@ class RecurrentClassifier(nn.Module):
             else:
                 nn.init.zeros_(weight)
                 if self.cell == "lstm" and name.startswith("bias_ih"):
-                    weight[self.rnn.hidden_size : 2 * self.rnn.hidden_size] = 1.0
+                    weight[self.hidden_size : 2 * self.hidden_size] = 1.0
         layers = [self.head] + ([self.conv[0]] if self.conv is not None else [])
         for layer in layers:
             nn.init.xavier_uniform_(layer.weight)
@@ -86,8 +132,7 @@ class RecurrentClassifier(nn.Module):
 
     def extra_bias_parameters(self) -> int:
         """PyTorch's second bias vector per gate, which Keras' count does not have."""
-        directions = 2 if self.rnn.bidirectional else 1
-        return GATES[self.cell] * self.rnn.hidden_size * self.rnn.num_layers * directions
+        return GATES[self.cell] * self.hidden_size * self.num_layers * self.directions
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         x = self.embedding(tokens)
@@ -97,19 +142,23 @@ class RecurrentClassifier(nn.Module):
                 lengths = lengths // self.pool_size
         if lengths is not None:
             lengths = lengths.clamp(min=1, max=x.shape[1])
-        if self.rnn.bidirectional:
-            if lengths is not None:
-                x = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            _, state = self.rnn(x)
-            h_n = state[0] if isinstance(state, tuple) else state
-            last = torch.cat([h_n[-2], h_n[-1]], dim=1)
+        if self.directions == 2:
+            outputs = self.rnn(x, lengths)
         else:
-            # Unidirectional: outputs before a text's end never see its padding, so
-            # reading the output at the last real token is exact and keeps the fast
-            # non-packed kernels.
-            output, _ = self.rnn(x)
-            if lengths is None:
-                last = output[:, -1]
-            else:
-                last = output[torch.arange(len(output), device=output.device), lengths.to(output.device) - 1]
-        return self.head(self.dropout(last)).squeeze(-1)
+            # Outputs before a text's end never see its padding, so reading them
+            # is exact and keeps the fast non-packed kernels.
+            outputs, _ = self.rnn(x)
+        return self.head(self.dropout(self.pool(outputs, lengths))).squeeze(-1)
+
+    def pool(self, outputs: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        batch, steps, _ = outputs.shape
+        ends = torch.full((batch,), steps, device=outputs.device) if lengths is None else lengths.to(outputs.device)
+        if self.pooling == "last":
+            last = outputs[torch.arange(batch, device=outputs.device), ends - 1]
+            if self.directions == 1:
+                return last
+            return torch.cat([last[:, : self.hidden_size], outputs[:, 0, self.hidden_size :]], dim=1)
+        real = (torch.arange(steps, device=outputs.device) < ends.unsqueeze(1)).unsqueeze(-1)
+        if self.pooling == "max":
+            return outputs.masked_fill(~real, float("-inf")).amax(dim=1)
+        return (outputs * real).sum(dim=1) / ends.unsqueeze(1).to(outputs.dtype)

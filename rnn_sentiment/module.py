@@ -27,6 +27,7 @@ class SentimentClassifier(LightningModule):
         conv_kernel: int = 3,
         pool_size: int = 2,
         init: str = "keras",
+        pooling: str = "last",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
     ):
@@ -34,7 +35,7 @@ class SentimentClassifier(LightningModule):
         self.save_hyperparameters()
         self.net = RecurrentClassifier(
             vocab_size, cell, embed_dim, hidden_size, num_layers, bidirectional, dropout,
-            conv_channels, conv_kernel, pool_size, init,
+            conv_channels, conv_kernel, pool_size, init, pooling,
         )
         self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
         eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})

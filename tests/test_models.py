@@ -1,6 +1,8 @@
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.models import RecurrentClassifier
 
 TUTORIAL = [  # cell, conv channels, Keras' count, PyTorch's extra bias per gate
@@ -31,13 +33,45 @@ def test_last_real_token_is_read_exactly_in_post_padded_batches(cell, conv):
     torch.testing.assert_close(batched, alone)
 
 
-def test_bidirectional_packs_so_padding_never_enters():
+def post_padded(lengths: list[int], vocab: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    tokens = torch.zeros(len(lengths), max(lengths), dtype=torch.long)
+    for row, n in enumerate(lengths):
+        tokens[row, :n] = torch.randint(2, vocab, (n,))
+    return tokens, torch.tensor(lengths)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("pooling", ["last", "max", "mean"])
+def test_padding_never_reaches_the_result(pooling, bidirectional):
     torch.manual_seed(0)
-    net = RecurrentClassifier(50, cell="lstm", bidirectional=True, num_layers=2).eval()
-    tokens = torch.tensor([[5, 6, 7, 8], [9, 10, 0, 0]])
-    batched = net(tokens, torch.tensor([4, 2]))
-    alone = net(tokens[1:, :2], torch.tensor([2]))
-    torch.testing.assert_close(batched[1:], alone)
+    net = RecurrentClassifier(50, cell="lstm", num_layers=2, bidirectional=bidirectional, pooling=pooling).eval()
+    tokens, lengths = post_padded([9, 4, 6])
+    batched = net(tokens, lengths)
+    alone = torch.stack([net(tokens[i : i + 1, :n], None)[0] for i, n in enumerate(lengths.tolist())])
+    torch.testing.assert_close(batched, alone)
+
+
+def test_bidirectional_computes_what_a_packed_bidirectional_lstm_does():
+    torch.manual_seed(0)
+    net = RecurrentClassifier(50, cell="lstm", hidden_size=6, num_layers=2, bidirectional=True).eval()
+    packed = torch.nn.LSTM(32, 6, num_layers=2, batch_first=True, bidirectional=True).eval()
+    with torch.no_grad():
+        for depth in range(2):
+            for direction, layers in (("", net.rnn.forward_layers), ("_reverse", net.rnn.backward_layers)):
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(packed, f"{name}_l{depth}{direction}").copy_(getattr(layers[depth], f"{name}_l0"))
+    tokens, lengths = post_padded([7, 3, 5])
+    x = net.embedding(tokens)
+    sequences = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(packed(sequences)[0], batch_first=True)
+    outputs = net.rnn(x, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(outputs[row, :n], expected[row, :n])
+
+
+def test_unknown_pooling_names_the_choices():
+    with pytest.raises(UserInputError, match="model.pooling='attention'.*last, max, mean"):
+        RecurrentClassifier(50, pooling="attention")
 
 
 def test_keras_initialization():
@@ -46,3 +80,10 @@ def test_keras_initialization():
     assert torch.all(net.rnn.bias_ih_l0[8:16] == 1) and torch.all(net.rnn.bias_hh_l0 == 0)
     gate = net.rnn.weight_hh_l0[:8]
     torch.testing.assert_close(gate @ gate.T, torch.eye(8), atol=1e-5, rtol=0)
+
+
+def test_keras_initialization_reaches_both_directions():
+    net = RecurrentClassifier(100, cell="lstm", hidden_size=8, bidirectional=True)
+    for layer in (net.rnn.forward_layers[0], net.rnn.backward_layers[0]):
+        assert torch.all(layer.bias_ih_l0[8:16] == 1) and torch.all(layer.bias_hh_l0 == 0)
+    assert net.extra_bias_parameters() == 2 * 4 * 8
