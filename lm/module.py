@@ -24,6 +24,7 @@ class LanguageModel(LightningModule):
         tie_weights: bool = False,
         lr: float = 0.005,
         weight_decay: float = 0.0,
+        lr_decay: float = 1.0,
         carry_state: bool = False,
         sample_seed_text: str = "ship",
         sample_words: int = 20,
@@ -118,6 +119,12 @@ class LanguageModel(LightningModule):
         writer.add_text("samples/temperature_1", "\n".join(lines), self.global_step)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(
+        optimizer = torch.optim.Adam(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
         )
+        if self.hparams.lr_decay >= 1.0:
+            return optimizer
+        # word_language_model's schedule: shrink the learning rate whenever an epoch fails to lower val/ppl
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=self.hparams.lr_decay,
+                                                             patience=0)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": plateau, "monitor": "val/ppl"}}

@@ -1,5 +1,6 @@
 """Callbacks the tests inject into training subprocesses."""
 
+import json
 import os
 import signal
 
@@ -27,3 +28,16 @@ class PoisonLossAtStep(Callback):
         if trainer.global_step == self.step:
             for parameter in pl_module.parameters():
                 parameter.data.fill_(float("nan"))
+
+
+class EpochTrace(Callback):
+    """Appends each epoch's learning rate and val/ppl to a JSON-lines file."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        # validation has run and the epoch's scheduler step has not yet happened
+        row = {"lr": trainer.optimizers[0].param_groups[0]["lr"], "ppl": float(trainer.callback_metrics["val/ppl"])}
+        with open(self.path, "a") as trace:
+            trace.write(json.dumps(row) + "\n")

@@ -3,12 +3,13 @@ import json
 import pytest
 import torch
 
-from conftest import run_module
+from conftest import compose_config, run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
 from lm.sampling import generate, pick_next
 from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.training import train
 
 
 def test_pairs_and_windows():
@@ -40,6 +41,29 @@ def test_splits_are_contiguous_and_disjoint(tmp_path):
     assert [int(w[4:]) for w in train_words if w.startswith("line")] == list(range(180))
     # fitted on the training slice only: later lines are unknown words there
     assert dm.tokenizer.decode(dm.ids["val"].tolist()).split() == ["[UNK]", "word"] * 10
+
+
+def test_learning_rate_shrinks_after_an_epoch_that_does_not_lower_val_ppl(tmp_path):
+    # validation words are all unseen in training: val/ppl rises as the model fits the training text
+    text = tmp_path / "book.txt"
+    unseen = [" ".join(f"other{line}x{word}" for word in range(7)) for line in range(10)]
+    text.write_text("\n".join(["the ship sailed and the whale swam"] * 90 + unseen))
+    trace = tmp_path / "trace.jsonl"
+    cfg = compose_config("lm", tmp_path, [
+        f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
+        "data.batch_size=4", "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16",
+        "model.lr=0.01", "model.lr_decay=0.5", "trainer.max_epochs=4", "trainer.enable_progress_bar=false",
+        "~logger", "test=false", "+callbacks.trace._target_=helpers.EpochTrace", f"+callbacks.trace.path={trace}",
+    ])
+    train(cfg)
+    epochs = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert len(epochs) == 4
+    best = float("inf")
+    for this, following in zip(epochs, epochs[1:]):
+        improved = this["ppl"] < best * (1 - 1e-4)  # ReduceLROnPlateau's default relative threshold
+        assert following["lr"] == pytest.approx(this["lr"] * (1.0 if improved else 0.5))
+        best = min(best, this["ppl"])
+    assert epochs[-1]["lr"] < 0.01
 
 
 def test_text_without_words_is_refused(tmp_path):
