@@ -217,7 +217,7 @@ def bench_eval(imdb: Path, cache: str, repeats: int, batches: int = 20) -> list[
     return rows
 
 
-def bench_bidirectional(imdb: Path, cache: str, repeats: int, batches: int = 5) -> list[dict]:
+def bench_bidirectional(imdb: Path, cache: str, repeats: int, batches: int = 3) -> list[dict]:
     """A training step of the imdb_tuned BiLSTM's recurrent layer: the package's two LSTMs over
     reversed texts against PyTorch's packed `bidirectional=True` LSTM, same bucketed batches."""
     _, datamodule, fresh = prepared("train", [
