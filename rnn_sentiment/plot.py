@@ -59,25 +59,41 @@ def plot_run(run_dir: Path) -> Path:
     return output
 
 
+def short_label(override: str) -> str:
+    """`model.lr=0.0013518080333310004` → `lr=0.00135`: sweep labels that fit beside a bar."""
+    key, _, value = override.partition("=")
+    try:
+        value = f"{float(value):.3g}" if "." in value or "e" in value.lower() else value
+    except ValueError:
+        pass
+    return f"{key.rsplit('.', 1)[-1]}={value}"
+
+
 def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
+    """One row per run, labelled by what differs between runs: the best validation metric (what a
+    sweep selects on) beside the test metric."""
     metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
-    headline = next((k for k in ("test/acc", "test/ppl", "val/acc", "val/ppl") if k in metrics[0]), None)
-    if headline is None:
+    shown = [k for k in ("best/val/acc", "test/acc", "best/val/ppl", "test/ppl") if k in metrics[0]]
+    if not shown:
         raise UserInputError(f"run_dir={sweep_dir}: the runs' metrics.json hold no test or validation metric")
     overrides = [m.get("overrides", []) for m in metrics]
-    shared = set.intersection(*(set(o) for o in overrides))  # label runs by what differs
-    labels = [" ".join(o for o in run_overrides if o not in shared) or run.name
+    shared = set.intersection(*(set(o) for o in overrides))
+    labels = [" ".join([run.name, *(short_label(o) for o in run_overrides if o not in shared)])
               for run_overrides, run in zip(overrides, runs)]
-    figure, axis = plt.subplots(figsize=(8, 0.45 * len(runs) + 1.5))
-    values = [m.get(headline, float("nan")) for m in metrics]
-    axis.barh(range(len(runs)), values, color="tab:blue")
-    low, high = min(values), max(values)
+    figure, axis = plt.subplots(figsize=(10, 0.5 * len(runs) + 1.5))
+    height = 0.8 / len(shown)
+    values = [[m.get(key, float("nan")) for m in metrics] for key in shown]
+    for offset, (key, column) in enumerate(zip(shown, values)):
+        rows = [i - 0.4 + height * (offset + 0.5) for i in range(len(runs))]
+        axis.barh(rows, column, height=height, label=key)
+        for row, value in zip(rows, column):
+            axis.text(value, row, f" {value:.4g}", va="center", fontsize=7)
+    flat = [v for column in values for v in column]
+    low, high = min(flat), max(flat)
     axis.set_xlim(max(0.0, low - (high - low) * 0.5 - 0.02), high + (high - low) * 0.25 + 0.02)
     axis.set_yticks(range(len(runs)), labels, fontsize=8)
     axis.invert_yaxis()
-    for i, value in enumerate(values):
-        axis.text(value, i, f" {value:.4f}", va="center", fontsize=8)
-    axis.set_xlabel(headline)
+    axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     output = sweep_dir / "sweep_comparison.png"
     figure.savefig(output, dpi=110)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, compose_config, run_module
-from rnn_sentiment.plot import plot_run, plot_sweep
+from rnn_sentiment.plot import plot_run, plot_sweep, short_label
 
 TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
         "model.hidden_size=16", "~callbacks.model_summary"]
@@ -44,6 +44,14 @@ def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
     assert plot_run(sweep / "1").name == "learning_curves.png"
 
 
+@pytest.mark.parametrize("override, label", [
+    ("model.lr=0.0013518080333310004", "lr=0.00135"), ("model=lstm", "model=lstm"),
+    ("data.num_words=20000", "num_words=20000"), ("model.bidirectional=True", "bidirectional=True"),
+])
+def test_sweep_chart_labels_are_short(override, label):
+    assert short_label(override) == label
+
+
 def test_optuna_sweep_runs_two_trials(tmp_path, imdb_dir):
     sweep = tmp_path / "optuna"
     result = run_module("rnn_sentiment.train", "hparams_search=imdb_optuna", "hydra.sweeper.n_trials=2",
@@ -65,3 +73,17 @@ def test_ddp_on_the_cpu_leaves_one_run(tmp_path, imdb_dir):
     checkpoints = sorted(p.name for p in Path(run, "checkpoints").iterdir())
     assert checkpoints[-1] == "last.ckpt" and len(checkpoints) == 2
     assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr
+
+
+def test_ddp_in_a_multirun_runs_each_job_once_in_its_own_directory(tmp_path, imdb_dir):
+    outputs, sweep = tmp_path / "outputs", tmp_path / "sweep"
+    result = run_module("rnn_sentiment.train", "-m", "trainer=ddp_cpu", "data.batching=fixed,bucket",
+                        f"data.path={imdb_dir}", f"paths.log_dir={outputs}", f"hydra.sweep.dir={sweep}", *TINY,
+                        timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert not outputs.exists()  # no rank started a run of its own
+    assert sorted(p.parent.name for p in sweep.rglob("metrics.json")) == ["0", "1"]
+    rows = list(csv.DictReader(open(sweep / "summary.csv")))
+    assert [r["overrides"].split()[1] for r in rows] == ["data.batching=fixed", "data.batching=bucket"]
+    for run in ("0", "1"):
+        assert sorted(p.name for p in (sweep / run / "checkpoints").iterdir())[-1] == "last.ckpt"
