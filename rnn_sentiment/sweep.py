@@ -1,10 +1,13 @@
 """Hydra callback that writes one summary table (CSV and Markdown) of a multirun's runs."""
 
 import csv
+import io
 import json
+import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 
@@ -23,21 +26,35 @@ def write_summary(sweep_dir: Path) -> Path | None:
     if not rows:
         return None
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(sweep_dir / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomically(sweep_dir / "summary.csv", table.getvalue())
 
     def cell(value):
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
-    (sweep_dir / "summary.md").write_text("\n".join(lines) + "\n")
+    _write_atomically(sweep_dir / "summary.md", "\n".join(lines) + "\n")
     return sweep_dir / "summary.md"
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Jobs running side by side (joblib, SLURM) may rewrite the table at once; readers see whole files."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    partial.replace(path)
+
+
 class SweepSummary(Callback):
+    """Rewrites the table after every job, so a sweep stopped half-way still has one, and prints it at the end."""
+
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        if config.hydra.mode == RunMode.MULTIRUN:
+            write_summary(Path(config.hydra.sweep.dir))
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         summary = write_summary(Path(config.hydra.sweep.dir))
         if summary is not None:

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.callbacks import EpochTimer
 from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.hydra_ddp import one_job_of_the_sweep
 
 
 class _DropAdverts(logging.Filter):
@@ -141,26 +142,27 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
     if not logger:  # nothing to monitor the learning rate into
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
-    if trainer.logger is not None:
-        trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
+    with one_job_of_the_sweep():
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+        if trainer.logger is not None:
+            trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir))
 
-    checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
-    metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
-    if checkpoint is not None and checkpoint.best_model_score is not None:
-        metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
-    if cfg.get("test"):
-        use_best = cfg.test_ckpt == "best" and checkpoint is not None and checkpoint.best_model_path
-        trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path if use_best else None)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
-    metrics["epochs"] = trainer.current_epoch
-    metrics["global_step"] = trainer.global_step
-    if timer.seconds:
-        metrics["train_epoch_seconds"] = [round(s, 2) for s in timer.seconds]
-    metrics["overrides"] = _overrides()
-    _report(output_dir, metrics, trainer, cfg.headline_metric)
+        checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+        metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
+        if checkpoint is not None and checkpoint.best_model_score is not None:
+            metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
+        if cfg.get("test"):
+            use_best = cfg.test_ckpt == "best" and checkpoint is not None and checkpoint.best_model_path
+            trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path if use_best else None)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
+        metrics["epochs"] = trainer.current_epoch
+        metrics["global_step"] = trainer.global_step
+        if timer.seconds:
+            metrics["train_epoch_seconds"] = [round(s, 2) for s in timer.seconds]
+        metrics["overrides"] = _overrides()
+        _report(output_dir, metrics, trainer, cfg.headline_metric)
 
     name = cfg.get("optimized_metric") or ""
     value = metrics.get(f"best/{name}", metrics.get(name, float("nan")))
