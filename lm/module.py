@@ -1,6 +1,5 @@
 """The language model as a LightningModule: cross-entropy, Adam, perplexity, samples in TensorBoard."""
 
-
 import torch
 from lightning import LightningModule
 from lightning.pytorch.utilities import rank_zero_info

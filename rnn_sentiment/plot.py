@@ -63,9 +63,11 @@ def short_label(override: str) -> str:
     """`model.lr=0.0013518080333310004` → `lr=0.00135`: sweep labels that fit beside a bar."""
     key, _, value = override.partition("=")
     try:
-        value = f"{float(value):.3g}" if "." in value or "e" in value.lower() else value
+        number = float(value)
     except ValueError:
-        pass
+        number = None
+    if number is not None and not number.is_integer():
+        value = f"{number:.3g}"
     return f"{key.rsplit('.', 1)[-1]}={value}"
 
 

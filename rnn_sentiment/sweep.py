@@ -3,12 +3,13 @@
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
+
+from rnn_sentiment.files import write_text_atomically
 
 
 def collect_runs(sweep_dir: Path) -> list[dict]:
@@ -30,22 +31,15 @@ def write_summary(sweep_dir: Path) -> Path | None:
     writer = csv.DictWriter(table, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomically(sweep_dir / "summary.csv", table.getvalue())
+    write_text_atomically(sweep_dir / "summary.csv", table.getvalue())
 
     def cell(value):
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
-    _write_atomically(sweep_dir / "summary.md", "\n".join(lines) + "\n")
+    write_text_atomically(sweep_dir / "summary.md", "\n".join(lines) + "\n")
     return sweep_dir / "summary.md"
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Jobs running side by side (joblib, SLURM) may rewrite the table at once; readers see whole files."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(text)
-    partial.replace(path)
 
 
 class SweepSummary(Callback):

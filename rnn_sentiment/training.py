@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.callbacks import EpochTimer
 from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.files import write_text_atomically
 from rnn_sentiment.hydra_ddp import one_job_of_the_sweep
 
 
@@ -48,9 +49,7 @@ def build(config, **kwargs):
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
-    partial = path.with_suffix(".json.tmp")
-    partial.write_text(json.dumps(payload, indent=2) + "\n")
-    partial.replace(path)
+    write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _flat_hparams(cfg: DictConfig) -> dict:
