@@ -10,6 +10,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
+from rnn_sentiment.configs import CONFIG_PATH
 from rnn_sentiment.errors import exit_on_user_error
 from rnn_sentiment.training import build
 
@@ -43,7 +44,7 @@ def kneser_ney_bigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size
     return math.exp(-np.log(p).mean())
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="lm")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     datamodule = build(cfg.data)

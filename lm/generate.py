@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from lm.module import LanguageModel
 from lm.sampling import check_sampling_options, generate
 from rnn_sentiment.checkpoints import load_module
+from rnn_sentiment.configs import CONFIG_PATH
 from rnn_sentiment.errors import exit_on_user_error
 from rnn_sentiment.text import UNK_ID
 
@@ -27,7 +28,7 @@ def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:
     return [" ".join(seed_words + [tokenizer.id_to_word[i] for i in row.tolist()]) for row in ids]
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="generate")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     module = load_module(cfg.ckpt_path, LanguageModel, "lm")

@@ -3,11 +3,12 @@
 import hydra
 from omegaconf import DictConfig
 
+from rnn_sentiment.configs import CONFIG_PATH
 from rnn_sentiment.errors import exit_on_user_error
 from rnn_sentiment.training import train
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="lm")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     return train(cfg)

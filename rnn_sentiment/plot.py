@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
 
+from rnn_sentiment.configs import CONFIG_PATH  # noqa: E402
 from rnn_sentiment.errors import UserInputError, exit_on_user_error  # noqa: E402
 
 CURVES = {  # panel: (train tag, validation tag)
@@ -103,7 +104,7 @@ def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
     return output
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="plot")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="plot")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     if not cfg.run_dir:

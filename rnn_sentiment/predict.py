@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from rnn_sentiment import sources
 from rnn_sentiment.checkpoints import load_module
+from rnn_sentiment.configs import CONFIG_PATH
 from rnn_sentiment.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.explain import attribution_html, word_attributions
 from rnn_sentiment.module import SentimentClassifier
@@ -31,7 +32,7 @@ def read_texts(cfg: DictConfig) -> list[str]:
     return texts
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="predict")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     module = load_module(cfg.ckpt_path, SentimentClassifier, "sentiment")
