@@ -1,0 +1,317 @@
+"""Every command in the README's ```bash blocks works as written.
+
+How a README command is read:
+- A line ending in `\\` continues on the next; `#` outside quotes starts a comment; comment-only and
+  blank lines are skipped. A command splits into simple commands at `&&`, `||`, `;` and `|`;
+  `< file` and `> file` redirect (written with a space after the `<`).
+- Placeholders are `<…>` with no space after the `<` (`<run>`, `<lm_tutorial run>`), `…` and `...`.
+  In `ckpt_path=` they stand for a checkpoint the test trains first (of the language model for
+  `lm.*` entry points, else of the classifier); in `run_dir=`, `hydra.run.dir=` and `--logdir` for
+  a run directory it trained (a sweep directory when the value says `multirun`, a language-model
+  run when it says `lm` or the entry point is `lm.*`). Anywhere else a placeholder fails the test.
+
+How each simple command is checked (the working directory is an empty stand-in for the repository
+root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.txt`, so that
+`data.path=../shared/data/…` reads tiny data):
+- Set-up (`python3 -m venv`, `. .venv/bin/activate`, `pip install …`, `pytest`): not run; the set-up
+  command that ends in `pytest` must be a line of `.ci/run`, which is what CI runs.
+- Entry points: `python -m <module>` for a module of the package with `@hydra.main`, or its console
+  script (pyproject's [project.scripts]), optionally behind `srun` or `torchrun [options] -m`.
+  * Composed only (`--cfg job` appended): trainings (`*.train`, which take minutes to hours on the
+    real data or the Hub's), cluster launches (`srun`, `torchrun`, `hydra/launcher=slurm`,
+    `trainer=gpu|ddp|multinode`). A multirun (`-m`) is composed once per job of its sweep.
+  * Run as written when it already asks Hydra only to show something (`--cfg`, `--help`,
+    `--hydra-help`, `--info`).
+  * Everything else (predict, generate, plot, baselines, …) runs for real, with placeholders filled
+    in; an input file it names (`file=x`, `< x`, `cat x`) that does not exist is written, tiny: one
+    text a line for .txt, else a table with the column given by `column=` (default `text`).
+- `tensorboard --logdir D`: `tensorboard --inspect --logdir D` after the test's runs below D exist;
+  it must find event files.
+- `python benchmarks/<script>.py …`: too long to run; every `--option` given must be one the
+  script's `--help` lists.
+- `echo` and `printf` feed pipes as written.
+Any other form fails the test: add a rule here rather than skipping a command.
+"""
+
+import functools
+import importlib.metadata
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from conftest import ROOT, sentiment_frame
+
+pytestmark = pytest.mark.slow
+
+PLACEHOLDER = "@PLACEHOLDER@"
+OPERATORS = {"&&", "||", ";", "|"}
+REDIRECTIONS = {"<", ">", ">>"}
+SETUP = ("python3 -m venv", ". .venv/bin/activate", "source .venv/bin/activate", "pip install", "pytest")
+SHOW_ONLY = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i"}
+CLUSTER_OVERRIDES = re.compile(r"^(hydra/launcher=slurm|trainer=(gpu|ddp|multinode))$")
+TINY_TRAINING = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16",
+                 "data.max_len=40", "++trainer.limit_val_batches=2", "++trainer.limit_test_batches=2"]
+TINY_LM = ["data.seq_len=8", "data.batch_size=8", "model.embed_dim=16", "model.hidden_size=16",
+           "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
+TEXTS = ["A superb film, really.", "Boring and dreadful.", "The plot was great, the actors wonderful."]
+
+
+def readme_commands() -> list[tuple[int, str]]:
+    """(line number, command) for every command of the README's ```bash blocks, comments removed."""
+    commands, in_block, pending, start = [], False, "", 0
+    for number, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1):
+        if line.strip().startswith("```"):
+            in_block = line.strip() == "```bash" if not in_block else False
+            continue
+        if not in_block:
+            continue
+        start = start or number
+        text = strip_comment(line).rstrip()
+        if text.endswith("\\"):
+            pending += text[:-1] + " "
+            continue
+        command = " ".join((pending + text).split())
+        if command:
+            commands.append((start, command))
+        pending, start = "", 0
+    return commands
+
+
+def strip_comment(line: str) -> str:
+    quote = None
+    for index, char in enumerate(line):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index]
+    return line
+
+
+def simple_commands(command: str) -> tuple[list[list[str]], list[str]]:
+    """The simple commands (argv with redirections) and the operators between them."""
+    marked = re.sub(r"<[^\s<>][^<>]*>|…|\.\.\.", PLACEHOLDER, command)
+    lexer = shlex.shlex(marked, posix=True, punctuation_chars="&|;<>")
+    lexer.whitespace_split = True
+    segments, operators, current = [], [], []
+    for token in lexer:
+        if token in OPERATORS:
+            segments.append(current)
+            operators.append(token)
+            current = []
+        else:
+            current.append(token)
+    return segments + [current], operators
+
+
+def entry_points() -> dict[str, str]:
+    """Module name -> Hydra config name of every `@hydra.main` in the package."""
+    found = {}
+    for package in ("rnn_sentiment", "lm"):
+        for file in (ROOT / package).glob("*.py"):
+            match = re.search(r"@hydra\.main\([^)]*config_name=\"(\w+)\"", file.read_text())
+            if match:
+                found[f"{package}.{file.stem}"] = match.group(1)
+    return found
+
+
+def console_scripts() -> dict[str, str]:
+    scripts = importlib.metadata.distribution("rnn-lightning").entry_points.select(group="console_scripts")
+    return {script.name: script.value.split(":")[0] for script in scripts}
+
+
+class Sandbox:
+    """An empty stand-in for the repository root beside tiny shared data; trains what commands refer to."""
+
+    def __init__(self, root: Path):
+        self.cwd = root / "repo"
+        self.cwd.mkdir(parents=True)
+        data = root / "shared" / "data"
+        (data / "imdb").mkdir(parents=True)
+        sentiment_frame(320, seed=1).to_parquet(data / "imdb" / "train.parquet")
+        sentiment_frame(120, seed=2).to_parquet(data / "imdb" / "test.parquet")
+        (data / "imdb_unsup").mkdir()
+        sentiment_frame(100, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
+        (data / "moby_dick.txt").write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam!"] * 300))
+        self.environment = {**os.environ, "PYTHONWARNINGS": "ignore",
+                            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+                            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+    def shell(self, command: str, timeout: int = 600) -> subprocess.CompletedProcess:
+        result = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=self.cwd, env=self.environment,
+                                capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, f"$ {command}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        return result
+
+    @functools.cache
+    def run_dir(self, kind: str) -> Path:
+        """A finished tiny run: `sentiment` or `lm`, or a two-job `sweep` of the classifier."""
+        python = shlex.quote(sys.executable)
+        if kind == "lm":
+            self.shell(f"{python} -m lm.train data.path=../shared/data/moby_dick.txt {' '.join(TINY_LM)} "
+                       "hydra.run.dir=outputs/lm/runs/tiny")
+            return self.cwd / "outputs/lm/runs/tiny"
+        tiny = f"data.path=../shared/data/imdb {' '.join(TINY_TRAINING)}"
+        if kind == "sweep":
+            self.shell(f"{python} -m rnn_sentiment.train -m model=elman,lstm {tiny} "
+                       "hydra.sweep.dir=outputs/sentiment/multirun/tiny")
+            return self.cwd / "outputs/sentiment/multirun/tiny"
+        self.shell(f"{python} -m rnn_sentiment.train {tiny} hydra.run.dir=outputs/sentiment/runs/tiny")
+        return self.cwd / "outputs/sentiment/runs/tiny"
+
+    def write_input(self, name: str, column: str) -> None:
+        path = self.cwd / name
+        if path.exists() or name == "-" or Path(name).is_absolute():
+            return
+        frame = pd.DataFrame({column: TEXTS})
+        writers = {".txt": lambda: path.write_text("\n".join(TEXTS) + "\n"),
+                   ".csv": lambda: frame.to_csv(path, index=False),
+                   ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+                   ".parquet": lambda: frame.to_parquet(path)}
+        if path.suffix not in writers:
+            pytest.fail(f"no rule in tests/test_readme.py to write an input file like {name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writers[path.suffix]()
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory) -> Sandbox:
+    return Sandbox(tmp_path_factory.mktemp("readme"))
+
+
+def is_setup(argv: list[str]) -> bool:
+    return " ".join(argv).startswith(SETUP)
+
+
+def entry_point(argv: list[str]) -> tuple[str, list[str], bool] | None:
+    """(module, Hydra arguments, launched on a cluster) when argv runs an entry point, else None."""
+    cluster = False
+    if argv[0] == "srun":
+        argv, cluster = argv[1:], True
+    if argv[0] == "torchrun" and "-m" in argv:
+        argv, cluster = ["python", *argv[argv.index("-m"):]], True
+    if argv[0] in ("python", "python3") and len(argv) > 2 and argv[1] == "-m" and argv[2] in entry_points():
+        return argv[2], argv[3:], cluster
+    if argv[0] in console_scripts():
+        return console_scripts()[argv[0]], argv[1:], cluster
+    return None
+
+
+def placeholder_value(key: str, value: str, module: str, sandbox: Sandbox) -> str:
+    if key == "ckpt_path":
+        return str(sandbox.run_dir("lm" if module.startswith("lm.") else "sentiment") / "checkpoints" / "last.ckpt")
+    if key in ("run_dir", "hydra.run.dir", "--logdir"):
+        kind = "sweep" if "multirun" in value else "lm" if "lm" in value or module.startswith("lm.") else "sentiment"
+        return str(sandbox.run_dir(kind))
+    pytest.fail(f"no rule in tests/test_readme.py for a placeholder in {key}={value}")
+
+
+def filled_in(arguments: list[str], module: str, sandbox: Sandbox) -> list[str]:
+    """Placeholders replaced by what the test trained; input files written."""
+    column = next((a.split("=", 1)[1] for a in arguments if a.startswith("column=")), "text")
+    result = []
+    for index, argument in enumerate(arguments):
+        key, _, value = argument.partition("=")
+        if PLACEHOLDER in argument and index > 0 and arguments[index - 1].startswith("--"):
+            argument = placeholder_value(arguments[index - 1], argument, module, sandbox)
+        elif PLACEHOLDER in argument:
+            argument = f"{key}={placeholder_value(key, value, module, sandbox)}"
+        elif key == "file":
+            sandbox.write_input(value, column)
+        result.append(argument)
+    return result
+
+
+def composed(module: str, arguments: list[str]) -> list[list[str]]:
+    """One `--cfg job` command per job of the (possibly multirun) command."""
+    arguments = [a.replace(PLACEHOLDER, "placeholder") for a in arguments]
+    if not {"-m", "--multirun"} & set(arguments):
+        return [["python", "-m", module, *arguments, "--cfg", "job"]]
+    overrides = [a for a in arguments if a not in ("-m", "--multirun")]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    (jobs,) = BasicSweeper.split_arguments(parsed, max_batch_size=None)
+    return [["python", "-m", module, *job, "--cfg", "job"] for job in jobs]
+
+
+def checked(argv: list[str], sandbox: Sandbox) -> list[list[str]]:
+    """The argv (or argvs, one per composed job) that check one simple command of the README."""
+    redirect = next((argv[i + 1] for i, token in enumerate(argv[:-1]) if token == "<"), None)
+    if redirect:
+        sandbox.write_input(redirect, "text")
+    launched = entry_point(argv)
+    if launched:
+        module, arguments, cluster = launched
+        if SHOW_ONLY & set(arguments):
+            return [["python", "-m", module, *arguments]]
+        if cluster or module.endswith(".train") or any(CLUSTER_OVERRIDES.match(a) for a in arguments):
+            return composed(module, arguments)
+        return [["python", "-m", module, *filled_in(arguments, module, sandbox)]]
+    if argv[0] == "tensorboard" and "--logdir" in argv:
+        return [["tensorboard", "--inspect", *filled_in(argv[1:], "tensorboard", sandbox)]]
+    if argv[0] in ("python", "python3") and len(argv) > 1 and argv[1].startswith("benchmarks/"):
+        return [["python", str(ROOT / argv[1]), *argv[2:]]]
+    if argv[0] in ("echo", "printf"):
+        return [argv]
+    if argv[0] == "cat" and len(argv) == 2:
+        sandbox.write_input(argv[1], "text")
+        return [argv]
+    pytest.fail(f"no rule in tests/test_readme.py for the README command form: {shlex.join(argv)}")
+
+
+def shell_line(argv: list[str]) -> str:
+    program = sys.executable if argv[0] in ("python", "python3") else argv[0]
+    return " ".join([shlex.quote(program), *(t if t in REDIRECTIONS else shlex.quote(t) for t in argv[1:])])
+
+
+@pytest.mark.parametrize("line, command", readme_commands(), ids=lambda v: str(v)[:90] if isinstance(v, str) else v)
+def test_readme_command(line, command, sandbox):
+    segments, operators = simple_commands(command)
+    if any(is_setup(s) for s in segments):
+        # what CI runs (checked below); anything chained after the set-up is an ordinary command
+        while segments and is_setup(segments[0]):
+            segments, operators = segments[1:], operators[1:]
+        assert not any(is_setup(s) for s in segments), f"README line {line}: set-up mixed with other commands"
+        if not segments:
+            return
+    checks = [checked(segment, sandbox) for segment in segments]
+    if len(segments) == 1:
+        for argv in checks[0]:
+            assert_works(argv, sandbox)
+        return
+    assert all(len(c) == 1 for c in checks), f"README line {line}: a sweep inside a pipeline has no rule"
+    pipeline = " ".join(part for check, operator in zip(checks, [*operators, ""])
+                        for part in (shell_line(check[0]), operator) if part)
+    sandbox.shell(pipeline)
+
+
+def assert_works(argv: list[str], sandbox: Sandbox) -> None:
+    if argv[:2] == ["python", str(ROOT / argv[1])] and argv[1].endswith(".py"):
+        options = [a.split("=")[0] for a in argv[2:] if a.startswith("--")]
+        shown = sandbox.shell(shell_line(argv[:2] + ["--help"])).stdout
+        assert all(re.search(rf"{re.escape(o)}\b", shown) for o in options), (options, shown)
+        return
+    if argv[0] == "tensorboard":
+        logdir = Path(argv[argv.index("--logdir") + 1])
+        for kind in ("sentiment", "lm"):  # the test's runs below the log directory
+            run = Path(f"outputs/{kind}/runs/tiny")
+            if logdir == run or logdir in run.parents:
+                sandbox.run_dir(kind)
+        assert "No event files found" not in sandbox.shell(shell_line(argv)).stdout
+        return
+    sandbox.shell(shell_line(argv))
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    test_commands = [command for _, command in readme_commands()
+                     if any(s and s[0] == "pytest" for s in simple_commands(command)[0])]
+    assert len(test_commands) == 1, test_commands
+    assert test_commands[0] in (ROOT / ".ci" / "run").read_text().splitlines()
