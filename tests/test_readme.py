@@ -17,7 +17,8 @@ root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.
   command that ends in `pytest` must be a line of `.ci/run`, which is what CI runs.
 - Entry points: `python -m <module>` for a module of the package with `@hydra.main`, or its console
   script (pyproject's [project.scripts]), optionally behind `srun` or `torchrun [options] -m`.
-  * Composed only (`--cfg job` appended): trainings (`*.train`, which take minutes to hours on the
+  * Composed only (`--cfg job` appended; run in the test's own process, which takes milliseconds
+    where a new Python with torch takes seconds): trainings (`*.train`, which take minutes to hours on the
     real data or the Hub's), cluster launches (`srun`, `torchrun`, `hydra/launcher=slurm`,
     `trainer=gpu|ddp|multinode`). A multirun (`-m`) is composed once per job of its sweep.
   * Run as written when it already asks Hydra only to show something (`--cfg`, `--help`,
@@ -34,22 +35,25 @@ Any other form fails the test: add a rule here rather than skipping a command.
 """
 
 import functools
+import importlib
 import importlib.metadata
+import io
 import os
 import re
 import shlex
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from conftest import ROOT, sentiment_frame
-
-pytestmark = pytest.mark.slow
 
 PLACEHOLDER = "@PLACEHOLDER@"
 OPERATORS = {"&&", "||", ";", "|"}
@@ -272,6 +276,7 @@ def shell_line(argv: list[str]) -> str:
     return " ".join([shlex.quote(program), *(t if t in REDIRECTIONS else shlex.quote(t) for t in argv[1:])])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line, command", readme_commands(), ids=lambda v: str(v)[:90] if isinstance(v, str) else v)
 def test_readme_command(line, command, sandbox):
     segments, operators = simple_commands(command)
@@ -294,6 +299,9 @@ def test_readme_command(line, command, sandbox):
 
 
 def assert_works(argv: list[str], sandbox: Sandbox) -> None:
+    if argv[:2] == ["python", "-m"] and argv[-2:] == ["--cfg", "job"]:
+        show_job_config(argv[2], argv[3:])
+        return
     if argv[:2] == ["python", str(ROOT / argv[1])] and argv[1].endswith(".py"):
         options = [a.split("=")[0] for a in argv[2:] if a.startswith("--")]
         shown = sandbox.shell(shell_line(argv[:2] + ["--help"])).stdout
@@ -310,8 +318,39 @@ def assert_works(argv: list[str], sandbox: Sandbox) -> None:
     sandbox.shell(shell_line(argv))
 
 
+def show_job_config(module: str, arguments: list[str]) -> None:
+    """`python -m module *arguments` (which ends in `--cfg job`), in this process: composing takes
+    milliseconds, starting Python with torch and Lightning seconds."""
+    output = io.StringIO()
+    try:
+        with patch.object(sys, "argv", [module, *arguments]), redirect_stdout(output), redirect_stderr(output):
+            importlib.import_module(module).main()
+    except SystemExit as exit:
+        assert exit.code in (0, None), f"$ python -m {module} {shlex.join(arguments)}\n{output.getvalue()[-5000:]}"
+    finally:
+        GlobalHydra.instance().clear()
+    assert "_target_" in output.getvalue(), output.getvalue()[-5000:]
+
+
 def test_ci_runs_exactly_the_readmes_test_command():
     test_commands = [command for _, command in readme_commands()
                      if any(s and s[0] == "pytest" for s in simple_commands(command)[0])]
     assert len(test_commands) == 1, test_commands
     assert test_commands[0] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_the_rules_read_placeholders_pipes_and_redirections_and_reject_unknown_forms(tmp_path):
+    segments, operators = simple_commands("cat in.txt | rnn-predict ckpt_path=<a run>/last.ckpt file=- > out.csv")
+    assert operators == ["|"] and segments[0] == ["cat", "in.txt"]
+    assert segments[1] == ["rnn-predict", f"ckpt_path={PLACEHOLDER}/last.ckpt", "file=-", ">", "out.csv"]
+    assert strip_comment("python -m lm.generate seed_text='# not a comment'  # a comment") == (
+        "python -m lm.generate seed_text='# not a comment'  ")
+    sandbox = Sandbox(tmp_path)
+    assert composed("rnn_sentiment.train", ["-m", "model=elman,lstm", "seed=1"]) == [
+        ["python", "-m", "rnn_sentiment.train", "model=elman", "seed=1", "--cfg", "job"],
+        ["python", "-m", "rnn_sentiment.train", "model=lstm", "seed=1", "--cfg", "job"]]
+    for unknown in (["mlflow", "ui"], ["python", "-m", "some_other_module"], ["python", "script.py"]):
+        with pytest.raises(pytest.fail.Exception, match="no rule"):
+            checked(unknown, sandbox)
+    with pytest.raises(pytest.fail.Exception, match="no rule"):
+        checked(["python", "-m", "rnn_sentiment.predict", f"text={PLACEHOLDER}"], sandbox)
