@@ -86,8 +86,9 @@ def editable_venv(source, tmp_path_factory) -> Path:
 
 
 def test_the_wheel_is_what_runs_and_it_carries_the_configs(wheel_venv, tmp_path):
-    shown = run(wheel_venv, "python", "-c", "import lm, rnn_sentiment, rnn_sentiment.configs as c, rnn_lightning_conf as conf; "
-                "print(rnn_sentiment.__file__, lm.__file__, conf.__file__, c.CONFIG_PATH, sep='\\n')", cwd=tmp_path)
+    script = ("import lm, rnn_sentiment, rnn_sentiment.configs as c, rnn_lightning_conf as conf; "
+              "print(rnn_sentiment.__file__, lm.__file__, conf.__file__, c.CONFIG_PATH, sep='\\n')")
+    shown = run(wheel_venv, "python", "-c", script, cwd=tmp_path)
     *files, config_path = shown.stdout.split()
     assert all(Path(file).is_relative_to(wheel_venv) for file in files), files
     assert config_path == "pkg://rnn_lightning_conf"
@@ -130,4 +131,5 @@ def test_an_editable_install_runs_anywhere_with_the_checkouts_own_configs(editab
     train_yaml = source / "conf" / "train.yaml"
     train_yaml.write_text(train_yaml.read_text().replace("seed: 42", "seed: 4242"))
     assert "seed: 4242" in run(editable_venv, "rnn-train", "--cfg", "job", cwd=tmp_path).stdout
-    assert "seed: 4242" in run(editable_venv, "python", "-m", "rnn_sentiment.train", "--cfg", "job", cwd=tmp_path).stdout
+    module = run(editable_venv, "python", "-m", "rnn_sentiment.train", "--cfg", "job", cwd=tmp_path)
+    assert "seed: 4242" in module.stdout

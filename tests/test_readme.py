@@ -36,7 +36,6 @@ Any other form fails the test: add a rule here rather than skipping a command.
 
 import functools
 import importlib
-import importlib.metadata
 import io
 import os
 import re
@@ -117,20 +116,16 @@ def simple_commands(command: str) -> tuple[list[list[str]], list[str]]:
     return segments + [current], operators
 
 
-def entry_points() -> dict[str, str]:
-    """Module name -> Hydra config name of every `@hydra.main` in the package."""
-    found = {}
-    for package in ("rnn_sentiment", "lm"):
-        for file in (ROOT / package).glob("*.py"):
-            match = re.search(r"@hydra\.main\([^)]*config_name=\"(\w+)\"", file.read_text())
-            if match:
-                found[f"{package}.{file.stem}"] = match.group(1)
-    return found
+def entry_points() -> set[str]:
+    """Every module of the package with a `@hydra.main`."""
+    return {f"{package}.{file.stem}" for package in ("rnn_sentiment", "lm") for file in (ROOT / package).glob("*.py")
+            if "@hydra.main(" in file.read_text()}
 
 
 def console_scripts() -> dict[str, str]:
-    scripts = importlib.metadata.distribution("rnn-lightning").entry_points.select(group="console_scripts")
-    return {script.name: script.value.split(":")[0] for script in scripts}
+    """Script name -> module, from pyproject.toml's [project.scripts]."""
+    section = (ROOT / "pyproject.toml").read_text().split("[project.scripts]")[1].split("\n[")[0]
+    return dict(re.findall(r'^([\w-]+)\s*=\s*"([\w.]+):\w+"', section, re.MULTILINE))
 
 
 class Sandbox:

@@ -15,8 +15,8 @@ PROJECT_CHOICES = {"accelerator", "devices", "precision", "max_epochs", "num_san
 
 
 def trainer_defaults() -> dict:
-    return {name: parameter.default for name, parameter in inspect.signature(lightning.Trainer.__init__).parameters.items()
-            if name not in FROM_OTHER_GROUPS}
+    parameters = inspect.signature(lightning.Trainer.__init__).parameters
+    return {name: parameter.default for name, parameter in parameters.items() if name not in FROM_OTHER_GROUPS}
 
 
 def test_default_yaml_lists_every_trainer_argument_with_lightnings_default():
