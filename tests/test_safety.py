@@ -15,7 +15,7 @@ import torch
 from conftest import QUICK, compose_config, run_module
 from lm.data import LanguageModelDataModule
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.files import open_atomically, write_text_atomically
+from rnn_sentiment.files import write_text_atomically
 
 
 class Exploit:
@@ -152,6 +152,8 @@ def test_writers_side_by_side_never_collide_and_a_failed_write_leaves_the_old_fi
         thread.join()
     assert errors == [] and target.read_text() in texts
 
+    from rnn_sentiment.files import open_atomically
+
     with pytest.raises(RuntimeError):
         with open_atomically(target) as file:
             file.write("half")
@@ -192,13 +194,14 @@ def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_di
     from rnn_sentiment.training import train
 
     classifier = compose_config("train", tmp_path / "classifier", [
-        f"data.path={imdb_dir}", f"paths.cache_dir={tmp_path / 'cache'}", "checkpoint_every_n_steps=7",
-        *[o for o in QUICK if o != "~logger"]])
+        f"data.path={imdb_dir}", f"paths.cache_dir={tmp_path / 'cache'}", "checkpoint_every_n_steps=7", *QUICK,
+        "trainer.max_epochs=1"])
     train(classifier)
     language_model = compose_config("lm", tmp_path / "lm", [
         f"data.path={moby_file}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=16", "model.hidden_size=16",
-        "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK[:3], "~logger"])
+        "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK[:3], "~logger",
+        "trainer.max_epochs=1"])
     train(language_model)
 
     names = {p.name for p in (tmp_path / "classifier" / "run" / "checkpoints").iterdir()}
