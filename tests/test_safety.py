@@ -163,7 +163,7 @@ def test_writers_side_by_side_never_collide_and_a_failed_write_leaves_the_old_fi
 
 
 def test_moby_dick_downloads_side_by_side_land_whole_without_the_network(tmp_path, monkeypatch):
-    book = ("Call me Ishmael. " * 2000).encode()
+    book = ("Call me Ishmael. " * 2_000_000).encode()  # 34 MB: writing it takes a while
     arrived = threading.Barrier(2)
 
     def fake_urlopen(url, timeout):
