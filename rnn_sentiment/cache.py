@@ -18,7 +18,7 @@ from filelock import FileLock
 
 from rnn_sentiment.checkpoints import UnsafeFileError, load_plain
 from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.files import open_atomically
+from rnn_sentiment.files import open_atomically, unfinished_writes
 
 FORMAT = 2
 
@@ -87,6 +87,8 @@ def load_or_build(file: Path, build: Callable[[], dict]) -> dict:
     with FileLock(f"{file}.lock"):
         state = _read(file) if file.exists() else None
         if state is None:
+            for leftover in unfinished_writes(file):  # of a build killed mid-write; no writer is running now
+                leftover.unlink(missing_ok=True)
             state = build()
             _write(file, state)
     return state

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+PARTIAL = ".tmp"
+
 
 @contextmanager
 def open_atomically(path: Path, binary: bool = False) -> Iterator[IO]:
@@ -19,7 +21,7 @@ def open_atomically(path: Path, binary: bool = False) -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}{PARTIAL}")
     try:
         with open(partial, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8"})) as file:
             yield file
@@ -28,6 +30,12 @@ def open_atomically(path: Path, binary: bool = False) -> Iterator[IO]:
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def unfinished_writes(path: Path) -> list[Path]:
+    """Temporary files that writers of `path` left behind (a killed process cannot remove its own);
+    delete them only while no writer of `path` can be running, e.g. under a lock that writers hold."""
+    return list(Path(path).parent.glob(f".{Path(path).name}.*{PARTIAL}"))
 
 
 def write_text_atomically(path: Path, text: str) -> None:

@@ -100,8 +100,11 @@ def test_a_damaged_cache_file_is_detected_and_rebuilt_to_the_same_data(tmp_path,
     first.setup("fit")
     assert "note:" not in capsys.readouterr().err
     damage(first.cache_file())
+    killed_writer = first.cache_file().with_name(f".{first.cache_file().name}.0123456789abcdef.tmp")
+    killed_writer.write_bytes(b"half a cache")
     second = sentiment_data(imdb_dir, tmp_path / "cache")
     second.setup("fit")
+    assert not killed_writer.exists()
     note = f"note: rebuilding the tokenized-data cache {first.cache_file()}: {why}\n"
     assert capsys.readouterr().err.startswith(note)  # one line, then the rebuild's progress bars
     for split in ("train", "val", "test"):
