@@ -3,8 +3,8 @@
 python -m lm.baselines data.path=../shared/data/moby_dick.txt
 """
 
-import json
 import math
+from pathlib import Path
 
 import hydra
 import numpy as np
@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from rnn_sentiment.configs import CONFIG_PATH
 from rnn_sentiment.errors import exit_on_user_error
+from rnn_sentiment.files import write_json_atomically
 from rnn_sentiment.training import build
 
 
@@ -58,8 +59,7 @@ def main(cfg: DictConfig) -> None:
     print(f"train {len(train):,} words, test {len(test):,} words, vocabulary {vocab:,}")
     for name, value in results.items():
         print(f"  {name:45s} {value:8.1f}")
-    with open(f"{cfg.paths.output_dir}/baselines.json", "w") as f:
-        json.dump(results, f, indent=2)
+    write_json_atomically(Path(cfg.paths.output_dir) / "baselines.json", results)
 
 
 if __name__ == "__main__":

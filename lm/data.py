@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from rnn_sentiment import sources
 from rnn_sentiment.data import BatchIndexSampler, TextDataModule, encode_with_progress
 from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.files import open_atomically
 from rnn_sentiment.text import WordTokenizer
 
 MOBY_DICK_URL = "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"
@@ -132,9 +133,8 @@ class LanguageModelDataModule(TextDataModule):
                 raise UserInputError(
                     f"cannot download {self.url} ({error}); when offline, set data.path to a local text file"
                 ) from error
-            partial = download.with_suffix(".tmp")
-            partial.write_bytes(data)
-            partial.replace(download)
+            with open_atomically(download, binary=True) as file:
+                file.write(data)
         return download.read_text(encoding="utf-8-sig"), str(download)
 
     def build(self) -> dict:

@@ -1,6 +1,15 @@
-"""Rebuilding a LightningModule from a checkpoint file alone, with clear errors."""
+"""Reading checkpoints without running code from them, and rebuilding a LightningModule from one.
 
+Every file the package reads back (checkpoints, the tokenized-data cache) goes through
+`torch.load(weights_only=True)`: tensors, dicts, lists, tuples, strings, numbers and None only.
+The package writes nothing else into them, so no extra type is allowed; a file that needs one
+(a pickled object, whose loading could run any code) is refused before anything in it runs.
+"""
+
+import pickle
+import re
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -9,19 +18,45 @@ from rnn_sentiment.errors import UserInputError
 ENTRY_POINTS = {"sentiment": "python -m rnn_sentiment.predict", "lm": "python -m lm.generate"}
 
 
-def load_module(ckpt_path: str | None, module_class, task: str):
-    if not ckpt_path:
-        raise UserInputError("ckpt_path is not set; pass ckpt_path=<run dir>/checkpoints/last.ckpt")
+class UnsafeFileError(UserInputError):
+    """The file holds an object that only a full unpickling (which can run code) could rebuild."""
+
+
+class DamagedFileError(UserInputError):
+    """The file is not a readable torch file: truncated, corrupt, or something else."""
+
+
+def load_plain(path: Path) -> Any:
+    """`torch.load(path, weights_only=True)` onto the CPU, with one-line errors naming the file."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        needs = found.group(1) if found else "objects beyond tensors, dicts, lists, strings and numbers"
+        raise UnsafeFileError(
+            f"ckpt_path={path}: not a safe checkpoint: it needs {needs} to load, and loading such objects can run "
+            "code, so it was refused and nothing in it ran; use a checkpoint written by rnn-lightning (checkpoints/*.ckpt of a "
+            "run), or, if you trust its source, re-save its plain contents (tensors, dicts, strings, numbers)"
+        ) from None
+    except Exception as error:
+        raise DamagedFileError(
+            f"ckpt_path={path}: cannot be read as a checkpoint ({type(error).__name__}); "
+            "the file is truncated or corrupt: use another one, e.g. checkpoints/last.ckpt of the run"
+        ) from None
+
+
+def existing_checkpoint(ckpt_path: str) -> Path:
     path = Path(ckpt_path).expanduser().resolve()
     if not path.is_file():
         raise UserInputError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise UserInputError(
-            f"ckpt_path={ckpt_path}: cannot be read as a checkpoint ({type(error).__name__}); "
-            "the file is truncated or corrupt: use another one, e.g. checkpoints/last.ckpt of the run"
-        ) from error
+    return path
+
+
+def load_module(ckpt_path: str | None, module_class, task: str):
+    """The `task`'s LightningModule rebuilt from a checkpoint file alone, in eval mode."""
+    if not ckpt_path:
+        raise UserInputError("ckpt_path is not set; pass ckpt_path=<run dir>/checkpoints/last.ckpt")
+    checkpoint = load_plain(existing_checkpoint(ckpt_path))
     preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
     if not preprocessing or "hyper_parameters" not in checkpoint:
         raise UserInputError(f"ckpt_path={ckpt_path}: not an rnn-lightning checkpoint (no preprocessing inside)")

@@ -14,7 +14,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
-from rnn_sentiment import sources
+from rnn_sentiment import cache, sources
 from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.text import WordTokenizer, check_max_len, check_num_words, check_side, pad_ragged
 
@@ -203,19 +203,7 @@ class TextDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.tokenizer is not None:
             return
-        file = self.cache_file()
-        state = None
-        if file.exists():
-            try:
-                state = torch.load(file, weights_only=False)
-            except Exception:
-                state = None  # a damaged cache is rebuilt, never trusted
-        if state is None:
-            state = self.build()
-            file.parent.mkdir(parents=True, exist_ok=True)
-            partial = file.with_suffix(f".{os.getpid()}.tmp")
-            torch.save(state, partial)
-            partial.replace(file)
+        state = cache.load_or_build(self.cache_file(), self.build)
         self.tokenizer = WordTokenizer.from_json(state["tokenizer"])
         self.load(state)
 

@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 
 from rnn_sentiment.configs import CONFIG_PATH  # noqa: E402
 from rnn_sentiment.errors import UserInputError, exit_on_user_error  # noqa: E402
+from rnn_sentiment.files import open_atomically  # noqa: E402
 
 CURVES = {  # panel: (train tag, validation tag)
     "loss": ("train/loss", "val/loss"),
@@ -55,7 +56,8 @@ def plot_run(run_dir: Path) -> Path:
     figure.suptitle(run_dir.name)
     figure.tight_layout()
     output = run_dir / "learning_curves.png"
-    figure.savefig(output, dpi=110)
+    with open_atomically(output, binary=True) as file:
+        figure.savefig(file, format="png", dpi=110)
     plt.close(figure)
     return output
 
@@ -99,7 +101,8 @@ def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
     axis.legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     output = sweep_dir / "sweep_comparison.png"
-    figure.savefig(output, dpi=110)
+    with open_atomically(output, binary=True) as file:
+        figure.savefig(file, format="png", dpi=110)
     plt.close(figure)
     return output
 

@@ -1,6 +1,5 @@
 """What every training entry point does: compose, fit, test, write metrics.json."""
 
-import json
 import logging
 import math
 import warnings
@@ -17,8 +16,9 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.callbacks import EpochTimer
+from rnn_sentiment.checkpoints import existing_checkpoint, load_plain
 from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.files import write_text_atomically
+from rnn_sentiment.files import write_json_atomically
 from rnn_sentiment.hydra_ddp import one_job_of_the_sweep
 
 
@@ -46,10 +46,6 @@ def build(config, **kwargs):
         if cause is not None:
             raise cause from None
         raise
-
-
-def write_json_atomically(path: Path, payload: dict) -> None:
-    write_text_atomically(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _flat_hparams(cfg: DictConfig) -> dict:
@@ -105,7 +101,8 @@ def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) 
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """`last`: the newest checkpoint of this run directory (epoch end or periodic)."""
+    """`last`: the newest checkpoint of this run directory (epoch end or periodic). An unsafe or
+    unreadable file is refused here, before the run starts, with nothing in it run."""
     if ckpt_path is None:
         return None
     if ckpt_path == "last":
@@ -115,10 +112,9 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
                 f"ckpt_path=last: no checkpoint in {output_dir / 'checkpoints'}; resume in the run's directory "
                 "with hydra.run.dir=<run directory> ckpt_path=last"
             )
-        return str(saved[-1])
-    path = Path(ckpt_path).expanduser().resolve()
-    if not path.is_file():
-        raise UserInputError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
+        ckpt_path = str(saved[-1])
+    path = existing_checkpoint(ckpt_path)
+    load_plain(path)
     return str(path)
 
 
@@ -129,6 +125,7 @@ def train(cfg: DictConfig) -> float | None:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
 
     datamodule = build(cfg.data)
     datamodule.setup("fit")  # the network needs the fitted vocabulary's size
@@ -146,7 +143,7 @@ def train(cfg: DictConfig) -> float | None:
         if trainer.logger is not None:
             trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
 
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
         metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
@@ -154,7 +151,8 @@ def train(cfg: DictConfig) -> float | None:
             metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
         if cfg.get("test"):
             use_best = cfg.test_ckpt == "best" and checkpoint is not None and checkpoint.best_model_path
-            trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path if use_best else None)
+            trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path if use_best else None,
+                         weights_only=True)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         metrics["epochs"] = trainer.current_epoch
         metrics["global_step"] = trainer.global_step

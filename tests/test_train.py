@@ -60,7 +60,7 @@ def test_predict_from_checkpoint_alone_matches_the_live_module(trained_checkpoin
     assert ">superb</span>" in why and ">dreadful</span>" in why
 
     # the live module, before any save, agrees with the reloaded one
-    state = torch.load(trained_checkpoint, weights_only=False)
+    state = torch.load(trained_checkpoint, weights_only=True)
     live = SentimentClassifier(**state["hyper_parameters"])
     live.load_state_dict(state["state_dict"])
     live.set_preprocessing(state["preprocessing"])
