@@ -2,6 +2,7 @@
 validation and test metrics, PR curve and confusion matrix equal the single-process ones."""
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch.distributed as dist
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.util import tensor_util
 
-from conftest import QUICK, compose_config, run_module, sentiment_frame
+from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, compose_config, run_module, sentiment_frame
 from evaluate_checkpoint import evaluate
 from lm.data import Streams, Windows
 from rnn_sentiment.data import BatchIndexSampler
@@ -114,16 +115,32 @@ def test_classifier_validation_and_test_under_ddp_equal_one_process(tmp_path):
     assert two["test/confusion_matrix"] == one["test/confusion_matrix"]
 
 
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory) -> Path:
+    """A language model briefly trained on random words, so that every window's loss differs."""
+    tmp_path = tmp_path_factory.mktemp("lm")
+    rng = random.Random(0)
+    words = NOISE + POSITIVE + NEGATIVE
+    lines = (" ".join(rng.choices(words, k=rng.randint(3, 15))) for _ in range(429))
+    (tmp_path / "words.txt").write_text("\n".join(lines))
+    quick = [option for option in QUICK if not option.startswith("data.max_len")]
+    train(compose_config("lm", tmp_path, [*LM_OPTIONS(tmp_path), *quick, "trainer.max_epochs=1", "test=false"]))
+    return tmp_path
+
+
+def LM_OPTIONS(folder: Path) -> list[str]:
+    return [f"data.path={folder / 'words.txt'}", f"paths.cache_dir={folder / 'cache'}", "data.seq_len=7",
+            "data.eval_batch_size=5", "model.embed_dim=16", "model.hidden_size=16"]
+
+
 @pytest.mark.parametrize("stateful", [True, False])
-def test_language_model_perplexity_under_ddp_equals_one_process(tmp_path, lm_checkpoint, stateful):
-    trained = lm_checkpoint.parent
-    options = [f"data.path={trained / 'moby.txt'}", f"paths.cache_dir={trained / 'cache'}", "data.seq_len=7",
-               f"data.stateful={stateful}", "data.eval_batch_size=5", "model.embed_dim=32", "model.hidden_size=32"]
+def test_language_model_perplexity_under_ddp_equals_one_process(tmp_path, lm_run, stateful):
+    options = [*LM_OPTIONS(lm_run), f"data.stateful={stateful}"]
     datamodule = build(compose_config("lm", tmp_path, options).data)
     datamodule.setup("fit")
     for name in ("val", "test"):  # awkward sizes: the windows and the 5 streams divide among 2 ranks unevenly
         windows = len(Windows(datamodule.ids[name], 7))
         assert windows % 2 and windows % 5, (name, windows)
-    metrics = evaluate_with_one_and_two_processes(tmp_path, "lm", lm_checkpoint / "checkpoints" / "last.ckpt",
+    metrics = evaluate_with_one_and_two_processes(tmp_path, "lm", lm_run / "run" / "checkpoints" / "last.ckpt",
                                                   options)
     assert {"val/loss", "val/ppl", "test/loss", "test/ppl"} <= metrics.keys()
