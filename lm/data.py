@@ -39,18 +39,24 @@ class Windows(Dataset):
 
 class Streams(Dataset):
     """Truncated BPTT over contiguous text: the ids cut into `streams` parallel rows,
-    batch k holding columns [k·seq_len, (k+1)·seq_len) of this rank's rows, so the
-    LSTM state carries from one batch to the next.
+    shared among `world` DDP ranks in contiguous blocks whose sizes differ by at most
+    one; batch k holds columns [k·seq_len, (k+1)·seq_len) of this rank's rows, so the
+    LSTM state carries from one batch to the next. Every rank has the same number of
+    batches, and the ranks' rows together are exactly the single-process rows.
     """
 
-    def __init__(self, ids: torch.Tensor, batch_size: int, seq_len: int, rank: int = 0, world: int = 1):
-        streams = batch_size * world
+    def __init__(self, ids: torch.Tensor, streams: int, seq_len: int, rank: int = 0, world: int = 1):
+        if streams < world:
+            raise UserInputError(
+                f"{streams} streams cannot be shared among {world} DDP processes; raise data.eval_batch_size "
+                f"to at least {world} or use fewer trainer.devices"
+            )
         length = (len(ids) - 1) // streams
         if length < 1:
             raise UserInputError(
                 f"{len(ids)} words cannot fill {streams} streams; lower data.batch_size or data.eval_batch_size"
             )
-        rows = slice(rank * batch_size, (rank + 1) * batch_size)
+        rows = slice(rank * streams // world, (rank + 1) * streams // world)
         self.inputs = ids[: streams * length].view(streams, length)[rows]
         self.targets = ids[1 : streams * length + 1].view(streams, length)[rows]
         self.seq_len = seq_len
@@ -166,12 +172,15 @@ class LanguageModelDataModule(TextDataModule):
         batch_size = self.batch_size if train else self.eval_batch_size
         if self.stateful:
             rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-            streams = Streams(self.ids[name], batch_size, self.seq_len, rank, world)
+            # training: batch_size streams per rank; evaluation: the single-process streams, shared
+            count = batch_size * world if train else batch_size
+            streams = Streams(self.ids[name], count, self.seq_len, rank, world)
             in_order = BatchIndexSampler(torch.ones(len(streams)), 1, shuffle=False, by_length=False,
                                          split_across_ranks=False)  # each rank already holds its own streams
             return self.loader(streams, in_order)
         windows = Windows(self.ids[name], self.seq_len)
-        sampler = BatchIndexSampler(torch.ones(len(windows)), batch_size, shuffle=train, by_length=False, seed=self.seed)
+        sampler = BatchIndexSampler(torch.ones(len(windows)), batch_size, shuffle=train, by_length=False,
+                                    seed=self.seed, even_shards=train)
         return self.loader(windows, sampler)
 
     def train_dataloader(self):

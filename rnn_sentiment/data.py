@@ -98,16 +98,23 @@ class BatchIndexSampler(Sampler):
     (the whole split when not shuffling), so each batch holds similar lengths.
     The order depends only on seed and epoch; `drawn` counts the batches handed
     out this epoch, so a run resumed mid-epoch skips exactly those.
+
+    Across ranks, `even_shards=True` (training) deals whole batches round-robin
+    and repeats up to world-1 of them, so every rank takes the same number of
+    steps, as DDP's gradient all-reduce needs. `even_shards=False` (evaluation)
+    deals rows round-robin instead and repeats none: every row goes to exactly
+    one rank, once, and the ranks' row counts differ by at most one.
     """
 
     def __init__(self, lengths, batch_size: int, shuffle: bool, by_length: bool, seed: int = 0,
-                 split_across_ranks: bool = True):
+                 split_across_ranks: bool = True, even_shards: bool = True):
         self.lengths = torch.as_tensor(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.by_length = by_length
         self.seed = seed
         self.split_across_ranks = split_across_ranks
+        self.even_shards = even_shards
         self.epoch = 0
         self.drawn = 0
         self._skip = 0
@@ -120,36 +127,53 @@ class BatchIndexSampler(Sampler):
 
     def _rank_and_world(self) -> tuple[int, int]:
         if self.split_across_ranks and dist.is_available() and dist.is_initialized():
-            return dist.get_rank(), dist.get_world_size()
+            rank, world = dist.get_rank(), dist.get_world_size()
+            if not self.even_shards and len(self.lengths) < world:
+                raise UserInputError(
+                    f"an evaluation split of {len(self.lengths)} rows cannot give each of the {world} DDP "
+                    "processes a row; use fewer trainer.devices or a larger split"
+                )
+            return rank, world
         return 0, 1
 
-    def _all_batches(self) -> list[torch.Tensor]:
+    def _ordered_rows(self, generator: torch.Generator) -> torch.Tensor:
         n = len(self.lengths)
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         if self.by_length:
             pool = self.batch_size * 100 if self.shuffle else max(n, 1)
             order = torch.cat(
                 [chunk[torch.argsort(self.lengths[chunk], stable=True)] for chunk in order.split(pool)]
             )
-        batches = list(order.split(self.batch_size))
+        return order
+
+    def _batches_of(self, rows: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+        batches = list(rows.split(self.batch_size))
         if self.shuffle:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
         return batches
 
-    def __iter__(self):
-        batches = self._all_batches()
+    def _shard(self) -> list[torch.Tensor]:
+        """This rank's batches for this epoch."""
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        rows = self._ordered_rows(generator)
         rank, world = self._rank_and_world()
-        if world > 1:
-            batches += batches[: (-len(batches)) % world]
-            batches = batches[rank::world]
+        if not self.even_shards:
+            return self._batches_of(rows[rank::world], generator)
+        batches = self._batches_of(rows, generator)
+        batches += batches[: (-len(batches)) % world]
+        return batches[rank::world]
+
+    def __iter__(self):
+        batches = self._shard()
         self.drawn, self._skip = self._skip, 0
         for batch in batches[self.drawn :]:
             self.drawn += 1
             yield batch.tolist()
 
     def __len__(self):
-        _, world = self._rank_and_world()
+        rank, world = self._rank_and_world()
+        if not self.even_shards:
+            return math.ceil(len(range(rank, len(self.lengths), world)) / self.batch_size)
         return math.ceil(math.ceil(len(self.lengths) / self.batch_size) / world)
 
 
@@ -338,6 +362,7 @@ class SentimentDataModule(TextDataModule):
             shuffle=shuffle,
             by_length=self.layout.batching == "bucket",
             seed=self.seed,
+            even_shards=shuffle,
         )
         return self.loader(dataset, sampler)
 

@@ -4,10 +4,11 @@ import torch
 from lightning import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
 from torch.nn import functional as F
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
 from rnn_sentiment.data import Layout
+from rnn_sentiment.distributed import gather_uneven
 from rnn_sentiment.models import RecurrentClassifier
 from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
 from rnn_sentiment.text import WordTokenizer
@@ -41,6 +42,9 @@ class SentimentClassifier(LightningModule):
         eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
         self.val_metrics = eval_metrics.clone(prefix="val/")
         self.test_metrics = eval_metrics.clone(prefix="test/")
+        # Weighted means that sync their sums. Lightning's own `sync_dist` mean divides the summed batch
+        # sizes (an integer) by the world size, rounding down: wrong when the shards' sizes differ.
+        self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self.preprocessing: dict | None = None
         self.tokenizer: WordTokenizer | None = None
         self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -68,17 +72,21 @@ class SentimentClassifier(LightningModule):
             f"({keras:,} as Keras counts them: PyTorch RNNs carry a second bias per gate)"
         )
 
-    def _step(self, batch: dict, stage: str, metrics: MetricCollection) -> torch.Tensor:
+    def _step(self, batch: dict, stage: str, metrics: MetricCollection, mean_loss: MeanMetric | None = None):
         logits = self(batch["tokens"], batch.get("lengths"))
+        # probabilities, not logits: torchmetrics applies a sigmoid only to a batch holding a value outside [0, 1]
+        probabilities = torch.sigmoid(logits.detach().float())
         if stage == "test":
-            self._test_outputs.append((torch.sigmoid(logits.detach().float()), batch["labels"]))
+            self._test_outputs.append((probabilities, batch["labels"]))
         loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
         size = len(logits)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size,
-                 sync_dist=stage != "train")
-        if stage == "train":
+        if mean_loss is None:  # training: this rank's running mean
+            self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
             self.log("train/loss_step", loss, on_step=True, prog_bar=True)
-        metrics.update(logits.detach(), batch["labels"].long())
+        else:
+            mean_loss.update(loss.detach(), weight=size)
+            self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
+        metrics.update(probabilities, batch["labels"].long())
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
         return loss
 
@@ -86,19 +94,20 @@ class SentimentClassifier(LightningModule):
         return self._step(batch, "train", self.train_metrics)
 
     def validation_step(self, batch, batch_idx):
-        self._step(batch, "val", self.val_metrics)
+        self._step(batch, "val", self.val_metrics, self.val_loss)
 
     def test_step(self, batch, batch_idx):
-        self._step(batch, "test", self.test_metrics)
+        self._step(batch, "test", self.test_metrics, self.test_loss)
 
     def on_test_epoch_start(self) -> None:
         self._test_outputs = []
 
     def on_test_epoch_end(self) -> None:
-        if not self._test_outputs:
+        nothing = torch.zeros(0, device=self.device)  # a rank without test batches still joins the gathers
+        outputs = zip(*(self._test_outputs or [(nothing, nothing)]))
+        probabilities, labels = (gather_uneven(self, torch.cat(parts)) for parts in outputs)
+        if len(labels) == 0:
             return
-        probabilities, labels = (torch.cat(parts) for parts in zip(*self._test_outputs))
-        probabilities, labels = self.all_gather(probabilities).flatten(), self.all_gather(labels).flatten()
         writer = writer_of(self)
         if writer is not None:
             log_classification_figures(writer, probabilities.cpu(), labels.cpu(), self.preprocessing["label_names"],

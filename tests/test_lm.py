@@ -23,12 +23,12 @@ def test_pairs_and_windows():
 
 
 def test_streams_carry_contiguous_text_across_batches():
-    streams = Streams(torch.arange(21), batch_size=2, seq_len=3)
+    streams = Streams(torch.arange(21), streams=2, seq_len=3)
     assert len(streams) == 4
     assert streams[[0]]["tokens"].tolist() == [[0, 1, 2], [10, 11, 12]]
     assert streams[[1]]["tokens"].tolist() == [[3, 4, 5], [13, 14, 15]]
     assert streams[[3]]["tokens"].tolist() == [[9], [19]] and streams[[3]]["targets"].tolist() == [[10], [20]]
-    second_rank = Streams(torch.arange(21), batch_size=1, seq_len=3, rank=1, world=2)
+    second_rank = Streams(torch.arange(21), streams=2, seq_len=3, rank=1, world=2)
     assert second_rank[[0]]["tokens"].tolist() == [[10, 11, 12]]
 
 
