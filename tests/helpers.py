@@ -55,3 +55,17 @@ class PoisonLossInJob(PoisonLossAtStep):
 
         if HydraConfig.get().job.num == self.job:
             super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+
+
+class KillInJob(KillAtStep):
+    """`KillAtStep` in one job of a multirun only (Hydra's job number): the whole sweep dies with it."""
+
+    def __init__(self, step: int, job: int):
+        super().__init__(step)
+        self.job = job
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.get().job.num == self.job:
+            super().on_train_batch_start(trainer, pl_module, batch, batch_idx)

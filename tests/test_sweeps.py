@@ -66,3 +66,20 @@ def test_optuna_search_survives_a_failed_trial_and_resumes_its_study(tmp_path, i
     assert [r["status"] for r in summary_rows(sweep)] == ["finished", "failed", "finished", "finished"]
     assert {run: (sweep / run / "metrics.json").read_text() for run in ("0", "2")} == finished
     assert "model.lr=" in summary_rows(sweep)[3]["overrides"]
+
+
+def test_a_killed_search_resumes_with_the_same_command(tmp_path, imdb_dir):
+    sweep = tmp_path / "search"
+    search = ["hparams_search=imdb_optuna", "hydra.sweeper.n_trials=3", f"data.path={imdb_dir}",
+              f"hydra.sweep.dir={sweep}", *TINY]
+    killed = run_module("rnn_sentiment.train", *search, "+callbacks.kill._target_=helpers.KillInJob",
+                        "+callbacks.kill.step=3", "+callbacks.kill.job=1")
+    assert killed.returncode == -9  # SIGKILL in the second trial: the whole search process is gone
+    assert [t.state.name for t in stored_trials(sweep)] == ["COMPLETE", "RUNNING"]
+
+    resumed = run_module("rnn_sentiment.train", *search)
+    assert resumed.returncode == 0, resumed.stderr
+    # the killed trial stays as it was; two more complete the three trials asked for
+    assert [t.state.name for t in stored_trials(sweep)] == ["COMPLETE", "RUNNING", "COMPLETE", "COMPLETE"]
+    assert [r["status"] for r in summary_rows(sweep)] == ["finished", "unfinished", "finished", "finished"]
+    assert [r["run"] for r in summary_rows(sweep)] == ["0", "1", "2", "3"]
