@@ -3,6 +3,7 @@
 import logging
 import sys
 from functools import wraps
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
@@ -44,7 +45,7 @@ def exit_on_user_error(main):
         except Exception as error:
             expected = isinstance(error, (UserInputError, FloatingPointError))
             if _in_multirun():
-                job = HydraConfig.get().job.num
+                job = Path(HydraConfig.get().runtime.output_dir).name  # its directory in the sweep
                 record_failure(str(error) if expected else _one_line(error), error)
                 if not expected:
                     log.exception(f"job {job} failed")
