@@ -1,25 +1,60 @@
 """The one exception type for bad input, and how entry points report it."""
 
+import logging
 import sys
 from functools import wraps
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
+
+from rnn_sentiment.sweep import record_failure
+
+log = logging.getLogger(__name__)
 
 
 class UserInputError(ValueError):
     """A problem with the user's data, options or files; the message says what to do."""
 
 
+class SweepJobFailed(CompactHydraException):
+    """An expected failure (bad input, non-finite loss) of one multirun job; Hydra prints it as one line."""
+
+
+def _one_line(error: Exception) -> str:
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 def exit_on_user_error(main):
-    """Print a `UserInputError` (exit status 2) or a non-finite loss (status 3) as one line on stderr."""
+    """Print a `UserInputError` (exit status 2) or a non-finite loss (status 3) as one line on stderr.
+
+    A multirun job does not exit, which would end the whole sweep: it writes its error to `error.json`
+    in its directory and raises it to Hydra, which marks the job failed and launches the next one (the
+    Optuna sweeper records the trial as failed)."""
 
     @wraps(main)
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except UserInputError as error:
+        except Exception as error:
+            expected = isinstance(error, (UserInputError, FloatingPointError))
+            if _in_multirun():
+                job = Path(HydraConfig.get().runtime.output_dir).name  # its directory in the sweep
+                record_failure(str(error) if expected else _one_line(error), error)
+                if not expected:
+                    log.exception(f"job {job} failed")
+                    raise
+                log.error(f"error: {error}")
+                raise SweepJobFailed(f"error: job {job} failed: {error}") from error
+            if not expected:
+                raise
             print(f"error: {error}", file=sys.stderr)
-            sys.exit(2)
-        except FloatingPointError as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(3)
+            sys.exit(2 if isinstance(error, UserInputError) else 3)
 
     return wrapper

@@ -1,32 +1,73 @@
-"""Hydra callback that writes one summary table (CSV and Markdown) of a multirun's runs."""
+"""Multirun sweeps: one summary table (CSV and Markdown) of their jobs, failed ones included, and
+sweeps that continue in their directory (new jobs numbered after the old, an Optuna study resumed)."""
 
 import csv
 import io
 import json
+import logging
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from rnn_sentiment.files import write_text_atomically
 
+log = logging.getLogger(__name__)
+
+FAILURE_FILE = "error.json"
+FIRST_JOB_FILE = ".first_job_number"
+
+
+def record_failure(message: str, error: BaseException) -> None:
+    """Write why this multirun job failed (`message`, one line) into its directory, for the sweep's summary."""
+    hydra_cfg = HydraConfig.get()
+    failure = {"error": message, "type": type(error).__name__, "overrides": list(hydra_cfg.overrides.task)}
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(output_dir / FAILURE_FILE, json.dumps(failure, indent=2) + "\n")
+
+
+def job_dir_name(sweep_dir: str, job_num: int) -> str:
+    """`hydra.sweep.subdir`: Hydra's job number, after the jobs an earlier sweep left in the same directory."""
+    first = Path(sweep_dir) / FIRST_JOB_FILE
+    return str(int(job_num) + (int(first.read_text()) if first.exists() else 0))
+
+
+OmegaConf.register_new_resolver("sweep_job_dir", job_dir_name, replace=True)
+
+
+def _run_row(run_dir: Path) -> dict:
+    """finished (metrics.json), failed (error.json), or unfinished: killed, or still running."""
+    metrics_file, failure_file = run_dir / "metrics.json", run_dir / FAILURE_FILE
+    written = [f for f in (metrics_file, failure_file) if f.exists()]
+    newest = max(written, key=lambda f: f.stat().st_mtime_ns) if written else None
+    if newest == metrics_file:
+        metrics = json.loads(metrics_file.read_text())
+        row = {"run": run_dir.name, "status": "finished", "overrides": " ".join(metrics.pop("overrides", []))}
+        row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        return row
+    if newest == failure_file:
+        failure = json.loads(failure_file.read_text())
+        return {"run": run_dir.name, "status": "failed", "overrides": " ".join(failure["overrides"]),
+                "error": failure["error"]}
+    overrides = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
+    return {"run": run_dir.name, "status": "unfinished", "overrides": " ".join(overrides)}
+
 
 def collect_runs(sweep_dir: Path) -> list[dict]:
-    rows = []
-    for metrics_file in sorted(sweep_dir.glob("*/metrics.json"), key=lambda p: (len(p.parent.name), p.parent.name)):
-        metrics = json.loads(metrics_file.read_text())
-        row = {"run": metrics_file.parent.name, "overrides": " ".join(metrics.pop("overrides", []))}
-        row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-        rows.append(row)
-    return rows
+    runs = [p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra" / "overrides.yaml").exists()]
+    return [_run_row(run) for run in sorted(runs, key=lambda p: (len(p.name), p.name))]
 
 
 def write_summary(sweep_dir: Path) -> Path | None:
     rows = collect_runs(sweep_dir)
     if not rows:
         return None
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = list(dict.fromkeys(key for row in rows for key in row if key != "error"))
+    if any("error" in row for row in rows):
+        columns.append("error")
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=columns)
     writer.writeheader()
@@ -34,7 +75,7 @@ def write_summary(sweep_dir: Path) -> Path | None:
     write_text_atomically(sweep_dir / "summary.csv", table.getvalue())
 
     def cell(value):
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
+        return f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
@@ -54,3 +95,41 @@ class SweepSummary(Callback):
         if summary is not None:
             print(f"sweep summary: {summary}")
             print(summary.read_text())
+
+
+def _stored_trials(sweeper: DictConfig) -> list:
+    """The trials of the sweeper's stored Optuna study; none when it does not exist yet."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=sweeper.study_name, storage=sweeper.storage).trials
+    except KeyError:  # no such study
+        return []
+
+
+class ContinueSweep(Callback):
+    """A sweep started again in its directory continues there instead of overwriting it.
+
+    New jobs are numbered after the job directories already there (`hydra.sweep.subdir`). An Optuna
+    search with a `storage` resumes its study: `n_trials` counts the trials the study has finished
+    already, so the same command after a kill runs only the missing ones, and the sampler's seed moves
+    on by the trials stored, so the resumed search does not draw the first trials' values again."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)  # also where an sqlite study is stored
+        taken = [int(p.name) for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()]
+        write_text_atomically(sweep_dir / FIRST_JOB_FILE, str(max(taken, default=-1) + 1))
+
+        sweeper = config.hydra.sweeper
+        if "optuna" not in sweeper.get("_target_", "") or not sweeper.get("storage"):
+            return
+        trials = _stored_trials(sweeper)
+        if not trials:
+            return
+        finished = sum(trial.state.is_finished() for trial in trials)
+        log.info(f"Resuming study {sweeper.study_name}: {finished} of n_trials={sweeper.n_trials} trials finished")
+        with read_write(sweeper):
+            sweeper.n_trials = max(0, sweeper.n_trials - finished)
+            if sweeper.sampler.get("seed") is not None:
+                sweeper.sampler.seed += len(trials)

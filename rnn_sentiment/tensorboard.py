@@ -11,10 +11,11 @@ from rnn_sentiment.text import WordTokenizer  # noqa: E402
 
 
 def writer_of(module):
-    """The TensorBoard SummaryWriter of the module's trainer, on rank 0 only; else None."""
-    if module.trainer.is_global_zero and isinstance(module.logger, TensorBoardLogger):
-        return module.logger.experiment
-    return None
+    """The SummaryWriter of the trainer's TensorBoard logger, among any others, on rank 0 only; else None
+    (no TensorBoard logger, e.g. `logger=csv`): the figures, projector and samples are then skipped."""
+    if not module.trainer.is_global_zero:
+        return None
+    return next((logger.experiment for logger in module.loggers if isinstance(logger, TensorBoardLogger)), None)
 
 
 def log_embeddings(writer, weight: torch.Tensor, tokenizer: WordTokenizer, step: int, most_frequent: int = 2000):

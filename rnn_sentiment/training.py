@@ -3,6 +3,7 @@
 import logging
 import math
 import warnings
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -88,12 +90,38 @@ def _record_run(output_dir: Path, datamodule) -> None:
     write_json_atomically(output_dir / "run_info.json", info)
 
 
+def build_loggers(cfg: DictConfig) -> list[Logger]:
+    """Every logger of the `logger` group (`logger=[tensorboard,csv]`); none with `~logger`."""
+    return [instantiate(c) for c in cfg.logger.values() if c is not None] if cfg.get("logger") else []
+
+
+def _log_hyperparams(trainer: L.Trainer, hparams: dict) -> None:
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):  # registers hp_metric, so the HPARAMS tab shows it
+            logger.log_hyperparams(hparams, {"hp_metric": float("nan")})
+        else:
+            logger.log_hyperparams(hparams)
+
+
+@contextmanager
+def finishing_wandb_run(loggers: list[Logger]):
+    """W&B keeps its run open until the process ends, so the next job of a sweep would log into it."""
+    try:
+        yield
+    finally:
+        if any(isinstance(logger, WandbLogger) for logger in loggers):
+            import wandb
+
+            wandb.finish()
+
+
 @rank_zero_only
 def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) -> None:
     write_json_atomically(output_dir / "metrics.json", metrics)
-    if trainer.logger is not None and headline in metrics:
-        trainer.logger.log_metrics({"hp_metric": metrics[headline]}, step=trainer.global_step)
-        trainer.logger.save()
+    if headline in metrics:
+        for logger in trainer.loggers:
+            logger.log_metrics({"hp_metric": metrics[headline]}, step=trainer.global_step)
+            logger.save()
     print(f"\nrun directory: {output_dir}")
     for key, value in metrics.items():
         if isinstance(value, float):
@@ -134,14 +162,13 @@ def train(cfg: DictConfig) -> float | None:
     module.set_preprocessing(datamodule.preprocessing())
 
     timer = EpochTimer()
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    loggers = build_loggers(cfg)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
-    if not logger:  # nothing to monitor the learning rate into
+    if not loggers:  # nothing to monitor the learning rate into
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    with one_job_of_the_sweep():
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
-        if trainer.logger is not None:
-            trainer.logger.log_hyperparams(_flat_hparams(cfg), {"hp_metric": float("nan")})
+    with one_job_of_the_sweep(), finishing_wandb_run(loggers):
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        _log_hyperparams(trainer, _flat_hparams(cfg))
 
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 

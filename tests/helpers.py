@@ -41,3 +41,31 @@ class EpochTrace(Callback):
         row = {"lr": trainer.optimizers[0].param_groups[0]["lr"], "ppl": float(trainer.callback_metrics["val/ppl"])}
         with open(self.path, "a") as trace:
             trace.write(json.dumps(row) + "\n")
+
+
+class PoisonLossInJob(PoisonLossAtStep):
+    """`PoisonLossAtStep` in one job of a multirun only (Hydra's job number), like a diverging trial."""
+
+    def __init__(self, step: int, job: int):
+        super().__init__(step)
+        self.job = job
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.get().job.num == self.job:
+            super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+
+
+class KillInJob(KillAtStep):
+    """`KillAtStep` in one job of a multirun only (Hydra's job number): the whole sweep dies with it."""
+
+    def __init__(self, step: int, job: int):
+        super().__init__(step)
+        self.job = job
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.get().job.num == self.job:
+            super().on_train_batch_start(trainer, pl_module, batch, batch_idx)

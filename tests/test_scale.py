@@ -44,16 +44,6 @@ def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
     assert plot_run(sweep / "1").name == "learning_curves.png"
 
 
-def test_a_sweep_stopped_half_way_keeps_the_summary_of_its_finished_runs(tmp_path, imdb_dir):
-    sweep = tmp_path / "sweep"
-    tiny = [o for o in TINY if not o.startswith("data.max_len")]
-    result = run_module("rnn_sentiment.train", "-m", "data.max_len=40,0", f"data.path={imdb_dir}",
-                        f"hydra.sweep.dir={sweep}", *tiny)
-    assert result.returncode != 0 and "data.max_len" in result.stderr
-    rows = list(csv.DictReader(open(sweep / "summary.csv")))
-    assert [r["run"] for r in rows] == ["0"] and rows[0]["overrides"].startswith("data.max_len=40")
-
-
 @pytest.mark.parametrize("override, label", [
     ("model.lr=0.0013518080333310004", "lr=0.00135"), ("model=lstm", "model=lstm"),
     ("data.num_words=20000", "num_words=20000"), ("model.bidirectional=True", "bidirectional=True"),
