@@ -21,7 +21,7 @@ MOBY_DICK_URL = "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"
 SPLITS = ("train", "val", "test")
 HUB_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 SPLIT_FILE_NAMES = {"train": ("train",), "val": ("validation", "valid"), "test": ("test",)}
-CHUNK_CHARS = 1 << 20  # text is read, fitted and encoded about a million characters at a time
+CHUNK_CHARS = 1 << 18  # text is read, fitted and encoded about 260,000 characters at a time
 
 
 def text_file_chunks(file: Path) -> Iterator[list[str]]:
