@@ -60,7 +60,7 @@ def _load_file(file: Path) -> datasets.Dataset:
     except ValueError as error:
         if "no data" in str(error):
             raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews") from error
-        raise
+        raise UserInputError(f"{file}: cannot be read as {builder}: {error}") from error
 
 
 def read_utf8(file: Path) -> str:
