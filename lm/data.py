@@ -290,7 +290,8 @@ class LanguageModelDataModule(TextDataModule):
             if len(ids) < self.seq_len + 1:
                 raise UserInputError(
                     f"{parts[name].where}: the {name} slice holds {len(ids)} words, fewer than data.seq_len+1="
-                    f"{self.seq_len + 1}; give a longer text (it needs words, not just punctuation)"
+                    f"{self.seq_len + 1}; give a longer text (it needs words, not just punctuation, on enough lines "
+                    "to be cut at line ends by data.split_fractions)"
                 )
             state[name] = ids
         return state
