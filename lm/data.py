@@ -47,14 +47,6 @@ def text_file_chunks(file: Path) -> Iterator[list[str]]:
         yield chunk
 
 
-def file_chunks(file: Path, text_column: str) -> Iterator[list[str]]:
-    """A table's non-blank `text_column` cells (.parquet, .csv, .jsonl, .json), or any other file's lines."""
-    if file.suffix.lower() not in sources.FORMATS:
-        return text_file_chunks(file)
-    table, where = sources.load_splits(file, "")["train"]  # a single file loads as one split
-    return sources.text_batches_of(table, text_column, where)
-
-
 @dataclass(frozen=True)
 class Part:
     """Lines [start, stop) of the non-blank lines that `read()` yields, chunk by chunk; `where` names them in errors."""
@@ -75,6 +67,14 @@ class Part:
             seen = end
             if self.stop is not None and seen >= self.stop:
                 return
+
+
+def file_part(file: Path, text_column: str) -> Part:
+    """A table's non-blank `text_column` cells (.parquet, .csv, .jsonl, .json), or any other file's non-blank lines."""
+    if file.suffix.lower() not in sources.FORMATS:
+        return Part(str(file), functools.partial(text_file_chunks, file))
+    table, where = sources.load_splits(file, "")["train"]  # a single file loads as one split
+    return Part(where, functools.partial(sources.text_batches_of, table, text_column, where))
 
 
 def carve(part: Part, fractions: Sequence[float]) -> list[Part]:
@@ -239,13 +239,10 @@ class LanguageModelDataModule(TextDataModule):
             partial.replace(download)
         return download
 
-    def _file_part(self, file: Path) -> Part:
-        return Part(str(file), functools.partial(file_chunks, file, self.text_column))
-
     def _given_splits(self) -> dict[str, Part]:
         """The splits the source provides: at least `train`."""
         if len(self.files) == 1 and self.files[0].is_dir() and (found := split_files(self.files[0])):
-            return {name: self._file_part(file) for name, file in found.items()}
+            return {name: file_part(file, self.text_column) for name, file in found.items()}
         if self.files:
             files = self._text_files()
             if not files:
@@ -253,8 +250,9 @@ class LanguageModelDataModule(TextDataModule):
                     f"data.path={self.files[0]}: no .txt files and no train.* file; give a text file, "
                     "a folder of .txt files, or a folder with train.txt, valid.txt and test.txt"
                 )
-            where = ", ".join(map(str, files))
-            return {"train": Part(where, lambda: chain.from_iterable(file_chunks(f, self.text_column) for f in files))}
+            parts = [file_part(file, self.text_column) for file in files]
+            where = ", ".join(part.where for part in parts)
+            return {"train": Part(where, lambda: chain.from_iterable(part.chunks() for part in parts))}
         if self.hub_dataset:
             found = sources.load_splits(None, self.hub_dataset, self.hub_config)
             if "train" not in found:
@@ -266,9 +264,10 @@ class LanguageModelDataModule(TextDataModule):
             for name, hub_name in HUB_SPLITS.items():
                 if hub_name in found:
                     table, where = found[hub_name]
-                    parts[name] = Part(where, functools.partial(sources.text_batches_of, table, self.text_column, where))
+                    read = functools.partial(sources.text_batches_of, table, self.text_column, where)
+                    parts[name] = Part(where, read)
             return parts
-        return {"train": self._file_part(self._moby_dick())}
+        return {"train": file_part(self._moby_dick(), self.text_column)}
 
     def _splits(self) -> dict[str, Part]:
         """Every split: the given ones as they are, the missing ones cut from the end of train."""

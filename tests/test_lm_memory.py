@@ -41,7 +41,8 @@ def test_setup_never_holds_the_whole_text(big_text):
     words = sum(len(ids) for ids in dm.ids.values())
     assert words > 300_000 and all(ids.dtype == torch.int32 for ids in dm.ids.values())
     # the text as one string alone would take its size; the ids take 4 bytes a word
-    assert peak < big_text.stat().st_size, f"{peak / 1e6:.1f} MB traced for a {big_text.stat().st_size / 1e6:.1f} MB text"
+    size = big_text.stat().st_size
+    assert peak < size, f"{peak / 1e6:.1f} MB traced for a {size / 1e6:.1f} MB text"
 
 
 @pytest.mark.parametrize("stateful", [False, True])
