@@ -146,12 +146,11 @@ def write_csv(file: Path, rows: list, broken: bool) -> None:
 def write_parquet(file: Path, rows: list, broken: bool) -> None:
     cells = [None if cell is ... else cell for cell in rows]
     try:
-        column = pa.array(cells)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: store their text, as a string column
-        column = pa.array([None if cell is None else str(cell) for cell in cells])
-    pq.write_table(pa.table({"text": column}), file)
+        pq.write_table(pa.table({"text": pa.array(cells)}), file)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # mixed types, empty dicts: as text
+        pq.write_table(pa.table({"text": pa.array([None if cell is None else str(cell) for cell in cells])}), file)
     if broken:
-        file.write_bytes(file.read_bytes()[: len(file.read_bytes()) // 2])
+        file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}
