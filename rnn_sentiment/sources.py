@@ -1,6 +1,7 @@
 """Reading labelled text splits from the Hub, a folder of split files, one file, or an aclImdb tree."""
 
 import hashlib
+import re
 from pathlib import Path
 
 import datasets
@@ -92,10 +93,11 @@ def load_splits(
         try:
             loaded = datasets.load_dataset(hub_name, hub_config)
         except Exception as error:
-            if "Config name is missing" in str(error):
-                configs = str(error).split("available configs: ")[-1].split("\n")[0]
+            configs = re.search(r"(?:available configs|Available): (\[.*?\])", str(error))
+            if configs:  # no config, or one the dataset lacks
+                problem = "has several configs" if hub_config is None else f"has no config {hub_config!r}"
                 raise UserInputError(
-                    f"the Hub dataset {hub_name!r} has several configs; choose one with data.hub_config ({configs})"
+                    f"the Hub dataset {hub_name!r} {problem}; choose one with data.hub_config ({configs.group(1)})"
                 ) from error
             raise UserInputError(
                 f"cannot load the Hub dataset {hub_name!r} ({type(error).__name__}); "

@@ -143,15 +143,24 @@ def test_hub_dataset_with_a_config_uses_its_own_splits(tmp_path, monkeypatch):
     assert (words(dm, "val"), words(dm, "test")) == ("the [UNK] game", "valkyria game")
 
 
-def test_hub_dataset_that_needs_a_config(monkeypatch):
+def test_hub_dataset_without_the_right_config(monkeypatch):
+    """`datasets`' own messages (datasets/builder.py) when the config is missing or unknown."""
+    configs = "['wikitext-103-raw-v1', 'wikitext-2-raw-v1']"
+
     def load_dataset(name, config=None):
-        raise ValueError("Config name is missing.\nPlease pick one among the available configs: "
-                         "['wikitext-103-raw-v1', 'wikitext-2-raw-v1']\nExample of usage:\n\t`load_dataset(...)`")
+        if config is None:
+            raise ValueError(f"Config name is missing.\nPlease pick one among the available configs: {configs}"
+                             "\nExample of usage:\n\t`load_dataset('wikitext', 'wikitext-103-raw-v1')`")
+        raise ValueError(f"BuilderConfig '{config}' not found. Available: {configs}")
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     with pytest.raises(UserInputError) as error:
         LanguageModelDataModule(hub_dataset="wikitext").setup("fit")
     assert str(error.value) == (
-        "the Hub dataset 'wikitext' has several configs; choose one with data.hub_config "
-        "(['wikitext-103-raw-v1', 'wikitext-2-raw-v1'])"
+        f"the Hub dataset 'wikitext' has several configs; choose one with data.hub_config ({configs})"
+    )
+    with pytest.raises(UserInputError) as error:
+        LanguageModelDataModule(hub_dataset="wikitext", hub_config="wikitext-2").setup("fit")
+    assert str(error.value) == (
+        f"the Hub dataset 'wikitext' has no config 'wikitext-2'; choose one with data.hub_config ({configs})"
     )
