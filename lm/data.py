@@ -1,20 +1,117 @@
-"""The language-model DataModule: contiguous train/val/test slices of a text, as pairs or BPTT windows."""
+"""The language-model DataModule: train/val/test text as one id array each, served as pairs or BPTT windows."""
 
+import functools
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from rnn_sentiment import sources
-from rnn_sentiment.data import BatchIndexSampler, TextDataModule, encode_with_progress
+from rnn_sentiment.data import BatchIndexSampler, TextDataModule
 from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.files import open_atomically
 from rnn_sentiment.text import WordTokenizer
 
 MOBY_DICK_URL = "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"
 SPLITS = ("train", "val", "test")
+HUB_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+SPLIT_FILE_NAMES = {"train": ("train",), "val": ("validation", "valid"), "test": ("test",)}
+CHUNK_CHARS = 1 << 18  # text is read, fitted and encoded about 260,000 characters at a time
+
+
+def text_file_chunks(file: Path) -> Iterator[list[str]]:
+    """The non-blank lines of a UTF-8 text file (split as `str.splitlines` does), a chunk at a time."""
+    chunk, size = [], 0
+    with open(file, "rb") as handle:
+        for number, raw in enumerate(handle, 1):  # UTF-8 never puts a b"\n" inside a character
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise UserInputError(
+                    f"{file}: line {number} is not valid UTF-8 text; re-encode the file, "
+                    f"e.g. iconv -f latin1 -t utf-8 {file.name}"
+                ) from error
+            for piece in line.splitlines():
+                if piece.strip():
+                    chunk.append(piece)
+                    size += len(piece)
+            if size >= CHUNK_CHARS:
+                yield chunk
+                chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+@dataclass(frozen=True)
+class Part:
+    """Lines [start, stop) of the non-blank lines that `read()` yields, chunk by chunk; `where` names them in errors."""
+
+    where: str
+    read: Callable[[], Iterator[list[str]]]
+    start: int = 0
+    stop: int | None = None
+
+    def chunks(self) -> Iterator[list[str]]:
+        seen = 0
+        for chunk in self.read():
+            end = seen + len(chunk)
+            if end > self.start:
+                kept = chunk[max(self.start - seen, 0) : None if self.stop is None else self.stop - seen]
+                if kept:
+                    yield kept
+            seen = end
+            if self.stop is not None and seen >= self.stop:
+                return
+
+
+def file_part(file: Path, text_column: str) -> Part:
+    """A table's non-blank `text_column` cells (.parquet, .csv, .jsonl, .json), or any other file's non-blank lines."""
+    if file.suffix.lower() not in sources.FORMATS:
+        return Part(str(file), functools.partial(text_file_chunks, file))
+    table, where = sources.load_splits(file, "")["train"]  # a single file loads as one split
+    return Part(where, functools.partial(sources.text_batches_of, table, text_column, where))
+
+
+def carve(part: Part, fractions: Sequence[float]) -> list[Part]:
+    """Contiguous slices of `part`, cut at line ends, slice k holding about `fractions[k]` of its characters."""
+    chars = np.cumsum(np.fromiter((len(line) for chunk in part.chunks() for line in chunk), dtype=np.int64))
+    cuts = np.cumsum(fractions)[:-1] * (chars[-1] if len(chars) else 0)
+    bounds = [0, *np.searchsorted(chars, cuts, side="right").tolist(), len(chars)]
+    return [Part(part.where, part.read, part.start + lo, part.start + hi) for lo, hi in zip(bounds, bounds[1:])]
+
+
+def split_files(folder: Path) -> dict[str, Path]:
+    """The split files in `folder`: `train.*`, `validation.*` or `valid.*`, `test.*`, also with a
+    prefix, as WikiText's raw release names them (`wiki.train.raw`, `wiki.valid.raw`, `wiki.test.raw`)."""
+    files = sorted(f for f in folder.iterdir() if f.is_file())
+    found = {}
+    for split, names in SPLIT_FILE_NAMES.items():
+        matches = [f for f in files if len(parts := f.name.lower().split(".")) >= 2 and parts[-2] in names]
+        if len(matches) > 1:
+            raise UserInputError(
+                f"data.path={folder}: several files for the {split} split ({', '.join(m.name for m in matches)}); "
+                "keep one"
+            )
+        if matches:
+            found[split] = matches[0]
+    if found and "train" not in found:
+        raise UserInputError(
+            f"data.path={folder}: {', '.join(f.name for f in found.values())} but no training file; "
+            "add train.txt (or wiki.train.raw, train.parquet, ...)"
+        )
+    return found
+
+
+def encode(tokenizer: WordTokenizer, part: Part, desc: str) -> torch.Tensor:
+    """All ids of `part`, in order, as one int32 tensor."""
+    pieces = [tokenizer.encode_ragged(chunk)[0] for chunk in tqdm(part.chunks(), desc=desc, unit="chunk", leave=False)]
+    return torch.from_numpy(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32))
 
 
 class Windows(Dataset):
@@ -71,15 +168,21 @@ class Streams(Dataset):
 
 
 class LanguageModelDataModule(TextDataModule):
-    """Text from `path` (a file, a folder of .txt files, or a list of them), a Hub
-    dataset of text, or by default Moby Dick from Project Gutenberg (downloaded once
-    into the cache). Split by lines into contiguous train/val/test slices.
+    """Text from `path`, a Hub dataset, or by default Moby Dick from Project Gutenberg (downloaded
+    once into the cache), as train/val/test id arrays; blank lines and rows are skipped.
+
+    `path` is a text file or a table with a `text_column` (.parquet, .csv, .jsonl), a folder of split
+    files (`train.*`, `validation.*` or `valid.*`, `test.*`, or WikiText's `wiki.train.raw` ...), a
+    folder of .txt files, or a list of files. Splits that a folder or Hub dataset (`hub_dataset`,
+    `hub_config`) provides are used as they are; the missing ones are cut from the training text as
+    contiguous slices of `split_fractions` of its characters.
     """
 
     def __init__(
         self,
         path: str | list[str] | None = None,
         hub_dataset: str | None = None,
+        hub_config: str | None = None,
         text_column: str = "text",
         url: str = MOBY_DICK_URL,
         num_words: int = 10001,
@@ -102,6 +205,7 @@ class LanguageModelDataModule(TextDataModule):
         paths = [path] if isinstance(path, str) else list(path or [])
         self.files = [sources.resolve(p) for p in paths]
         self.hub_dataset = hub_dataset
+        self.hub_config = hub_config
         self.text_column = text_column
         self.url = url
         self.seq_len = seq_len
@@ -118,17 +222,15 @@ class LanguageModelDataModule(TextDataModule):
 
     def cache_key(self) -> dict:
         source = [sources.fingerprint(f, "") for f in self.files] or [self.hub_dataset or self.url]
-        return {"source": source, "num_words": self.num_words, "split": self.split_fractions}
+        return {
+            "source": source,
+            "hub_config": self.hub_config,
+            "text_column": self.text_column,
+            "num_words": self.num_words,
+            "split": self.split_fractions,
+        }
 
-    def _read_text(self) -> tuple[str, str]:
-        """The whole text, and a name for it in error messages."""
-        if self.files:
-            files = self._text_files()
-            where = ", ".join(map(str, files)) or str(self.files[0])
-            return "\n".join(sources.read_utf8(file) for file in files), where
-        if self.hub_dataset:
-            split = sources.load_splits(None, self.hub_dataset)["train"][0]
-            return "\n".join(sources.texts_of(split, self.text_column, self.hub_dataset)), self.hub_dataset
+    def _moby_dick(self) -> Path:
         download = self.cache_dir / "moby_dick.txt"
         if not download.exists():
             try:
@@ -141,29 +243,66 @@ class LanguageModelDataModule(TextDataModule):
                 ) from error
             with open_atomically(download, binary=True) as file:
                 file.write(data)
-        return download.read_text(encoding="utf-8-sig"), str(download)
+        return download
+
+    def _given_splits(self) -> dict[str, Part]:
+        """The splits the source provides: at least `train`."""
+        if len(self.files) == 1 and self.files[0].is_dir() and (found := split_files(self.files[0])):
+            return {name: file_part(file, self.text_column) for name, file in found.items()}
+        if self.files:
+            files = self._text_files()
+            if not files:
+                raise UserInputError(
+                    f"data.path={self.files[0]}: no .txt files and no train.* file; give a text file, "
+                    "a folder of .txt files, or a folder with train.txt, valid.txt and test.txt"
+                )
+            parts = [file_part(file, self.text_column) for file in files]
+            where = ", ".join(part.where for part in parts)
+            return {"train": Part(where, lambda: chain.from_iterable(part.chunks() for part in parts))}
+        if self.hub_dataset:
+            found = sources.load_splits(None, self.hub_dataset, self.hub_config)
+            if "train" not in found:
+                raise UserInputError(
+                    f"the Hub dataset {self.hub_dataset!r} has no train split (it has {', '.join(found) or 'none'}); "
+                    "give a dataset with a train split, or data.path"
+                )
+            parts = {}
+            for name, hub_name in HUB_SPLITS.items():
+                if hub_name in found:
+                    table, where = found[hub_name]
+                    read = functools.partial(sources.text_batches_of, table, self.text_column, where)
+                    parts[name] = Part(where, read)
+            return parts
+        return {"train": file_part(self._moby_dick(), self.text_column)}
+
+    def _splits(self) -> dict[str, Part]:
+        """Every split: the given ones as they are, the missing ones cut from the end of train."""
+        parts = self._given_splits()
+        carved = ["train", *(name for name in SPLITS if name not in parts)]
+        if len(carved) > 1:
+            fractions = [self.split_fractions[SPLITS.index(name)] for name in carved]
+            if len(carved) < len(SPLITS):
+                fractions = [f / sum(fractions) for f in fractions]
+            parts.update(zip(carved, carve(parts["train"], fractions)))
+        return parts
 
     def build(self) -> dict:
-        text, where = self._read_text()
-        lines = [line for line in text.splitlines() if line.strip()]
-        chars = np.cumsum([len(line) for line in lines]) if lines else np.zeros(0)
-        cuts = np.cumsum(self.split_fractions)[:2] * (chars[-1] if len(chars) else 0)
-        bounds = np.searchsorted(chars, cuts, side="right")
-        parts = dict(zip(SPLITS, (lines[: bounds[0]], lines[bounds[0] : bounds[1]], lines[bounds[1] :])))
-        tokenizer = WordTokenizer.fit(parts["train"], self.num_words)
+        parts = self._splits()
+        tokenizer = WordTokenizer.fit(parts["train"].chunks(), self.num_words)
         state = {"tokenizer": tokenizer.to_json()}
-        for name, part in parts.items():
-            flat, _ = encode_with_progress(tokenizer, part, desc=f"tokenizing {name}")
-            if len(flat) < self.seq_len + 1:
+        for name in SPLITS:
+            ids = encode(tokenizer, parts[name], desc=f"tokenizing {name}")
+            if len(ids) < self.seq_len + 1:
                 raise UserInputError(
-                    f"{where}: the {name} slice holds {len(flat)} words, fewer than data.seq_len+1="
-                    f"{self.seq_len + 1}; give a longer text (it needs words, not just punctuation)"
+                    f"{parts[name].where}: the {name} slice holds {len(ids)} words, fewer than data.seq_len+1="
+                    f"{self.seq_len + 1}; give a longer text (it needs words, not just punctuation, on enough lines "
+                    "to be cut at line ends by data.split_fractions)"
                 )
-            state[name] = flat
+            state[name] = ids
         return state
 
     def load(self, state: dict) -> None:
-        self.ids = {name: torch.from_numpy(state[name]) for name in SPLITS}
+        self.ids = {name: torch.as_tensor(state[name]) for name in SPLITS}
 
     def preprocessing(self) -> dict:
         return {"task": "lm", "tokenizer": self.tokenizer.to_json()}
@@ -179,8 +318,9 @@ class LanguageModelDataModule(TextDataModule):
                                          split_across_ranks=False)  # each rank already holds its own streams
             return self.loader(streams, in_order)
         windows = Windows(self.ids[name], self.seq_len)
-        sampler = BatchIndexSampler(torch.ones(len(windows)), batch_size, shuffle=train, by_length=False,
-                                    seed=self.seed, even_shards=train)
+        one_length_each = torch.ones(1).expand(len(windows))  # no per-window storage
+        sampler = BatchIndexSampler(one_length_each, batch_size, shuffle=train, by_length=False, seed=self.seed,
+                                    even_shards=train)
         return self.loader(windows, sampler)
 
     def train_dataloader(self):

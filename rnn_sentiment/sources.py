@@ -1,6 +1,7 @@
 """Reading labelled text splits from the Hub, a folder of split files, one file, or an aclImdb tree."""
 
 import hashlib
+import re
 from pathlib import Path
 
 import datasets
@@ -60,7 +61,7 @@ def _load_file(file: Path) -> datasets.Dataset:
     except ValueError as error:
         if "no data" in str(error):
             raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews") from error
-        raise
+        raise UserInputError(f"{file}: cannot be read as {builder}: {error}") from error
 
 
 def read_utf8(file: Path) -> str:
@@ -81,15 +82,23 @@ def _read_acl_folder(split_dir: Path) -> datasets.Dataset:
     return datasets.Dataset.from_dict({"text": texts, "label": labels})
 
 
-def load_splits(root: Path | None, hub_name: str) -> dict[str, tuple[datasets.Dataset, str]]:
-    """The splits found at `root` (or on the Hub): `train`, maybe `validation` and `test`.
+def load_splits(
+    root: Path | None, hub_name: str, hub_config: str | None = None
+) -> dict[str, tuple[datasets.Dataset, str]]:
+    """The splits found at `root` (or on the Hub, in its `hub_config`): `train`, maybe `validation` and `test`.
 
     Each split comes with where it was read from, for error messages.
     """
     if root is None:
         try:
-            loaded = datasets.load_dataset(hub_name)
+            loaded = datasets.load_dataset(hub_name, hub_config)
         except Exception as error:
+            configs = re.search(r"(?:available configs|Available): (\[.*?\])", str(error))
+            if configs:  # no config, or one the dataset lacks
+                problem = "has several configs" if hub_config is None else f"has no config {hub_config!r}"
+                raise UserInputError(
+                    f"the Hub dataset {hub_name!r} {problem}; choose one with data.hub_config ({configs.group(1)})"
+                ) from error
             raise UserInputError(
                 f"cannot load the Hub dataset {hub_name!r} ({type(error).__name__}); "
                 "when offline, set data.path to a local copy (see README: offline data)"
@@ -132,6 +141,25 @@ def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
                 "remove that row or fill it in"
             )
     return texts
+
+
+def text_batches_of(split: datasets.Dataset, column: str, where: str, batch_size: int = 10_000):
+    """The texts of `column`, a batch of rows at a time, with blank and missing cells skipped
+    (real text datasets, WikiText among them, have many)."""
+    _require_column(split, column, "text", where)
+    row = 0
+    for batch in split.select_columns([column]).iter(batch_size=batch_size):
+        texts = []
+        for text in batch[column]:
+            if text is not None and not isinstance(text, str):
+                raise UserInputError(
+                    f"{where}: row {row} holds {type(text).__name__} {str(text)[:40]!r} in column {column!r}, "
+                    "not text; fix that row or set data.text_column to a column of text"
+                )
+            if text and text.strip():
+                texts.append(text)
+            row += 1
+        yield texts
 
 
 def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Word-level tokenizer with Keras `Tokenizer` rules, and Keras `pad_sequences`."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ class WordTokenizer:
         trainer = trainers.WordLevelTrainer(
             vocab_size=num_words, special_tokens=[PAD, UNK], min_frequency=1, show_progress=False
         )
-        tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+        tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts) if isinstance(texts, Sized) else None)
         return cls(tokenizer)
 
     @classmethod
