@@ -215,7 +215,7 @@ def torch_train_step(module, optimizer, found: list[Pair], tokens: np.ndarray, l
     hook.remove()
     grads = {pair.label: pair.param.grad.double().numpy().copy() for pair in found}
     optimizer.step()
-    return {"output (probability)": torch.sigmoid(logits[0]).double().numpy(), "loss": float(loss),
+    return {"output (probability)": torch.sigmoid(logits[0]).double().numpy(), "loss": float(loss.detach()),
             "gradient": grads, "weight": {pair.label: pair.torch_value().astype("float64") for pair in found}}
 
 
