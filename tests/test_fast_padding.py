@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_sentiment.data import Layout
+from rnn_sentiment.data import Layout, SentimentDataModule
 from rnn_sentiment.keras_compat import binary_cross_entropy
 from rnn_sentiment.models import RecurrentClassifier
 from rnn_sentiment.module import SentimentClassifier
@@ -101,3 +101,17 @@ def test_adam_steps_with_fast_padding_end_at_the_same_weights(network):
     fast, plain = (dict(m.named_parameters()) for m in modules)
     for name in plain:
         torch.testing.assert_close(fast[name], plain[name], atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_fixed_batches_grouped_by_length_leave_more_padding_to_skip(imdb_dir):
+    def columns_read(by_length) -> list[int]:
+        dm = SentimentDataModule(path=str(imdb_dir), num_words=50, max_len=40, batching="fixed",
+                                 batch_size=8, by_length=by_length)
+        dm.setup("fit")
+        batches = list(dm.train_dataloader())
+        assert all(batch["tokens"].shape[1] == 40 and "lengths" not in batch for batch in batches)
+        return [int(batch["tokens"].ne(0).any(0).sum()) for batch in batches]
+
+    grouped, mixed = columns_read(True), columns_read(None)  # None: fixed batching mixes lengths
+    assert len(grouped) == len(mixed)
+    assert sum(grouped) < 0.9 * sum(mixed)
