@@ -184,16 +184,17 @@ class RecurrentClassifier(nn.Module):
         return self.fast_padding and self.directions == 1 and not dropout_between_layers
 
     def skip_shared_padding(self, tokens: torch.Tensor) -> torch.Tensor | None:
-        """The RNN outputs (batch, steps, hidden) of pre-padded `tokens`, with the padding
-        columns that every row shares run once for the whole batch.
+        """The RNN outputs of pre-padded `tokens` (batch, steps, hidden), with the padding
+        columns that every row shares run once for the whole batch: with `last` pooling only
+        the steps after them, otherwise the shared steps' outputs come first, as usual.
 
-        From the zero state, every row reads the same padding vector for the first `p`
-        columns, so its state there is one vector that depends only on the weights. It is
-        computed by a batch-1 pass inside the autograd graph (gradients reach the weights and
-        the padding embedding), and the batch starts from it. The Conv-LSTM starts an even
-        number of columns early, so the convolution sees the real neighbours of its first
-        kept column and the pooling pairs the same absolute columns. Returns None when
-        there is nothing to skip.
+        From the zero state, every row reads the same padding vector for the first columns,
+        so its state there is one vector that depends only on the weights. It is computed by
+        a batch-1 pass inside the autograd graph (gradients reach the weights and the padding
+        embedding), and the batch starts from it. For the Conv-LSTM the skipped columns are a
+        whole number of pooling windows, the batch's convolution starts a few windows earlier
+        (so it sees the real neighbours of its first kept column) and drops them, and pooling
+        groups the same absolute columns. Returns None when there is nothing to skip.
         """
         batch, steps = tokens.shape
         real_columns = tokens.ne(0).any(0).nonzero()
@@ -205,13 +206,16 @@ class RecurrentClassifier(nn.Module):
             prefix = self.embedding(tokens.new_zeros(1, skip))
             rest = self.embedding(tokens[:, skip:])
         else:
-            # `skip` columns (an even number, all padding, the one after them too) become the
-            # batch-1 prefix; the batch's convolution starts 2 earlier and drops that pair.
-            skip = min(2 * ((shared - 1) // 2), 2 * (steps // 2) - 2)
-            if skip < 2:
+            window, kernel = self.pool_size, self.conv[0].kernel_size[0]
+            left = (kernel - 1) // 2  # padding="same" puts the odd one on the right
+            right = kernel - 1 - left
+            early = window * -(-left // window)  # whole windows covering the left border
+            # the prefix's last convolution must still see padding on its right
+            skip = min(window * ((shared - right) // window), window * (steps // window - 1))
+            if skip < max(early, window):
                 return None
-            prefix = self.conv_block(self.embedding(tokens.new_zeros(1, skip + 1)))
-            rest = self.conv_block(self.embedding(tokens[:, skip - 2 :]))[:, 1:]
+            prefix = self.conv_block(self.embedding(tokens.new_zeros(1, skip + right)))[:, : skip // window]
+            rest = self.conv_block(self.embedding(tokens[:, skip - early :]))[:, early // window :]
         prefix_outputs, state = self.rnn(prefix)
         widen = lambda part: part.expand(-1, batch, -1).contiguous()  # noqa: E731
         outputs, _ = self.rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))

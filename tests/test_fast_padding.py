@@ -15,6 +15,8 @@ NETWORKS = {
     "lstm": {"cell": "lstm"},
     "gru": {"cell": "gru"},
     "conv_lstm": {"cell": "lstm", "conv_channels": 6},
+    "conv_k5_pool3": {"cell": "lstm", "conv_channels": 4, "conv_kernel": 5, "pool_size": 3},
+    "conv_k4": {"cell": "gru", "conv_channels": 4, "conv_kernel": 4},
     "two_layers": {"cell": "lstm", "num_layers": 2},
     "mean_pooling": {"cell": "gru", "pooling": "mean"},
 }
