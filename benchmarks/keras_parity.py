@@ -15,7 +15,8 @@ tutorial compiles it) and in the package as `experiment=tutorial model=<name>` c
    weight after the Adam step (`Model.train_step`'s arithmetic on the Keras side; the
    LightningModule's `training_step` and `configure_optimizers` on the PyTorch side).
 
-Prints the largest differences and exits 1 when one exceeds its stated tolerance.
+Prints the largest difference of each step, then for each quantity its difference at the step
+where it came closest to its tolerance (stated beside it), and exits 1 when one exceeds it.
 """
 
 import argparse
