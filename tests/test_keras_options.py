@@ -6,11 +6,13 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from conftest import compose_config
+from conftest import QUICK, compose_config
+from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.keras_compat import KerasAdam, binary_cross_entropy
 from rnn_sentiment.models import RecurrentClassifier
 from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.training import train
 
 
 def test_tutorial_experiment_selects_keras_arithmetic(tmp_path):
@@ -23,6 +25,20 @@ def test_tutorial_experiment_selects_keras_arithmetic(tmp_path):
     default = instantiate(compose_config("train", tmp_path, []).model, vocab_size=100)
     assert (default.hparams.init, default.hparams.adam, default.hparams.single_bias) == ("keras", "torch", False)
     assert isinstance(default.configure_optimizers(), torch.optim.Adam)
+
+
+def test_tutorial_experiment_trains_resumes_its_optimizer_and_predicts(tmp_path, imdb_dir):
+    cfg = compose_config("train", tmp_path, ["experiment=tutorial", "model=conv_lstm", f"data.path={imdb_dir}",
+                                             *QUICK, "data.max_len=40", "model.lr=0.01", "trainer.max_epochs=4"])
+    assert train(cfg) > 0.9
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["optimizer_states"][0]["state"][0]["step"] > 0  # Keras' Adam, saved with plain types
+    module = load_module(str(checkpoint), SentimentClassifier, "sentiment")
+    assert not module.net.rnn.bias_hh_l0.requires_grad and torch.all(module.net.rnn.bias_hh_l0 == 0)
+    good, bad = module.predict_proba(["The movie was great and wonderful. Really!",
+                                      "The film was awful and boring. Really!"]).tolist()
+    assert good > 0.5 > bad
 
 
 def test_keras_padding_embedding_is_a_trained_vector():
