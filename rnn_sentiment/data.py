@@ -269,9 +269,11 @@ class SentimentDataModule(TextDataModule):
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str | None = None,
+        by_length: bool | None = None,
     ):
         super().__init__(num_words, batch_size, num_workers, seed, cache_dir)
         self.layout = Layout(max_len, padding, truncating, batching)
+        self.by_length = batching == "bucket" if by_length is None else by_length
         for option, value in (("data.val_fraction", val_fraction), ("data.test_fraction", test_fraction)):
             if not 0 < value < 1:
                 raise UserInputError(f"{option}={value} must lie strictly between 0 and 1")
@@ -360,7 +362,7 @@ class SentimentDataModule(TextDataModule):
             dataset.lengths,
             self.batch_size if shuffle else self.eval_batch_size,
             shuffle=shuffle,
-            by_length=self.layout.batching == "bucket",
+            by_length=self.by_length,
             seed=self.seed,
             even_shards=shuffle,
         )

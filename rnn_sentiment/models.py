@@ -6,6 +6,7 @@ from torch import nn
 from rnn_sentiment.errors import UserInputError
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+INITS = ("keras", "keras_exact", "torch")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 POOLINGS = ("last", "max", "mean")
 
@@ -71,18 +72,25 @@ class RecurrentClassifier(nn.Module):
         pool_size: int = 2,
         init: str = "keras",
         pooling: str = "last",
+        keras_padding_embedding: bool = False,
+        single_bias: bool = False,
+        fast_padding: bool = True,
     ):
         super().__init__()
         if cell not in CELLS:
             raise UserInputError(f"model.cell={cell!r} is unknown; use one of {', '.join(CELLS)}")
         if pooling not in POOLINGS:
             raise UserInputError(f"model.pooling={pooling!r} is unknown; use one of {', '.join(POOLINGS)}")
+        if init not in INITS:
+            raise UserInputError(f"model.init={init!r} is unknown; use one of {', '.join(INITS)}")
         self.cell = cell
         self.pooling = pooling
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.fast_padding = fast_padding
+        # Keras' tutorial Embedding has no mask: id 0 is a trained vector like any other.
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=None if keras_padding_embedding else 0)
         self.conv = None
         rnn_input = embed_dim
         if conv_channels:
@@ -102,25 +110,31 @@ class RecurrentClassifier(nn.Module):
             )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * self.directions, 1)
-        if init == "keras":
-            self.keras_init()
-        elif init != "torch":
-            raise UserInputError(f"model.init={init!r} is unknown; use keras or torch")
+        if init != "torch":
+            self.keras_init(whole_recurrent_matrix=init == "keras_exact")
+        if single_bias:
+            self.freeze_second_bias()
 
     @torch.no_grad()
-    def keras_init(self) -> None:
+    def keras_init(self, whole_recurrent_matrix: bool) -> None:
         """Keras' defaults: small uniform embeddings, Glorot kernels, orthogonal recurrent
         weights, zero biases and, for the LSTM, a forget-gate bias of 1. PyTorch's own
-        (unit-normal embeddings, uniform ±1/√h everywhere) trains the Elman RNN worse."""
+        (unit-normal embeddings, uniform ±1/√h everywhere) trains the Elman RNN worse.
+
+        Keras draws the recurrent kernel (h, gates·h) as one orthogonal matrix, so each gate's
+        block has singular values below 1 (`whole_recurrent_matrix`, `init=keras_exact`);
+        `init=keras` makes each gate's (h, h) block orthogonal on its own.
+        """
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
-        self.embedding.weight[0].zero_()
+        if self.embedding.padding_idx is not None:
+            self.embedding.weight[self.embedding.padding_idx].zero_()
         for name, weight in self.rnn.named_parameters():
             name = name.rsplit(".", 1)[-1]
             if name.startswith("weight_ih"):
                 nn.init.xavier_uniform_(weight)
             elif name.startswith("weight_hh"):
-                for gate in weight.chunk(GATES[self.cell]):
-                    nn.init.orthogonal_(gate)
+                for block in [weight] if whole_recurrent_matrix else weight.chunk(GATES[self.cell]):
+                    nn.init.orthogonal_(block)
             else:
                 nn.init.zeros_(weight)
                 if self.cell == "lstm" and name.startswith("bias_ih"):
@@ -130,14 +144,27 @@ class RecurrentClassifier(nn.Module):
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    @torch.no_grad()
+    def freeze_second_bias(self) -> None:
+        """Fix every `bias_hh` at zero, untrained: each gate keeps one bias (`bias_ih`), as in Keras.
+        Trained, the two vectors are two Adam-normalised steps on one sum: twice Keras' bias step."""
+        for name, weight in self.rnn.named_parameters():
+            if name.rsplit(".", 1)[-1].startswith("bias_hh"):
+                weight.zero_()
+                weight.requires_grad_(False)
+
     def extra_bias_parameters(self) -> int:
         """PyTorch's second bias vector per gate, which Keras' count does not have."""
         return GATES[self.cell] * self.hidden_size * self.num_layers * self.directions
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if lengths is None and self.reads_padding_once():
+            outputs = self.skip_shared_padding(tokens)
+            if outputs is not None:
+                return self.head(self.dropout(self.pool(outputs, None))).squeeze(-1)
         x = self.embedding(tokens)
         if self.conv is not None:
-            x = self.conv(x.transpose(1, 2)).transpose(1, 2)
+            x = self.conv_block(x)
             if lengths is not None:
                 lengths = lengths // self.pool_size
         if lengths is not None:
@@ -149,6 +176,56 @@ class RecurrentClassifier(nn.Module):
             # is exact and keeps the fast non-packed kernels.
             outputs, _ = self.rnn(x)
         return self.head(self.dropout(self.pool(outputs, lengths))).squeeze(-1)
+
+    def reads_padding_once(self) -> bool:
+        """Whether `skip_shared_padding` is exact: one direction, and no dropout between layers
+        (which would give each row its own padding states)."""
+        dropout_between_layers = self.training and self.num_layers > 1 and self.rnn.dropout > 0
+        return self.fast_padding and self.directions == 1 and not dropout_between_layers
+
+    def skip_shared_padding(self, tokens: torch.Tensor) -> torch.Tensor | None:
+        """The RNN outputs of pre-padded `tokens` (batch, steps, hidden), with the padding
+        columns that every row shares run once for the whole batch: with `last` pooling only
+        the steps after them, otherwise the shared steps' outputs come first, as usual.
+
+        From the zero state, every row reads the same padding vector for the first columns,
+        so its state there is one vector that depends only on the weights. It is computed by
+        a batch-1 pass inside the autograd graph (gradients reach the weights and the padding
+        embedding), and the batch starts from it. For the Conv-LSTM the skipped columns are a
+        whole number of pooling windows, the batch's convolution starts a few windows earlier
+        (so it sees the real neighbours of its first kept column) and drops them, and pooling
+        groups the same absolute columns. Returns None when there is nothing to skip.
+        """
+        batch, steps = tokens.shape
+        real_columns = tokens.ne(0).any(0).nonzero()
+        shared = int(real_columns[0]) if len(real_columns) else steps  # leading all-padding columns
+        if self.conv is None:
+            skip = min(shared, steps - 1)  # read at least one column
+            if skip < 1:
+                return None
+            prefix = self.embedding(tokens.new_zeros(1, skip))
+            rest = self.embedding(tokens[:, skip:])
+        else:
+            window, kernel = self.pool_size, self.conv[0].kernel_size[0]
+            left = (kernel - 1) // 2  # padding="same" puts the odd one on the right
+            right = kernel - 1 - left
+            early = window * -(-left // window)  # whole windows covering the left border
+            # the prefix's last convolution must still see padding on its right
+            skip = min(window * ((shared - right) // window), window * (steps // window - 1))
+            if skip < max(early, window):
+                return None
+            prefix = self.conv_block(self.embedding(tokens.new_zeros(1, skip + right)))[:, : skip // window]
+            rest = self.conv_block(self.embedding(tokens[:, skip - early :]))[:, early // window :]
+        prefix_outputs, state = self.rnn(prefix)
+        widen = lambda part: part.expand(-1, batch, -1).contiguous()  # noqa: E731
+        outputs, _ = self.rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))
+        if self.pooling == "last":
+            return outputs
+        return torch.cat([prefix_outputs.expand(batch, -1, -1), outputs], dim=1)
+
+    def conv_block(self, x: torch.Tensor) -> torch.Tensor:
+        """Conv1d → ReLU → MaxPool1d over (batch, steps, channels), batch-first in and out."""
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)
 
     def pool(self, outputs: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         batch, steps, _ = outputs.shape

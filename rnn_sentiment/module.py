@@ -3,12 +3,13 @@
 import torch
 from lightning import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
-from torch.nn import functional as F
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
 from rnn_sentiment.data import Layout
 from rnn_sentiment.distributed import gather_uneven
+from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy
 from rnn_sentiment.models import RecurrentClassifier
 from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
 from rnn_sentiment.text import WordTokenizer
@@ -31,12 +32,25 @@ class SentimentClassifier(LightningModule):
         pooling: str = "last",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        keras_padding_embedding: bool = False,
+        single_bias: bool = False,
+        fast_padding: bool = True,
+        loss: str = "logits",
+        adam: str = "torch",
+        adam_eps: float = 1e-8,
     ):
         super().__init__()
+        if loss not in LOSSES:
+            raise UserInputError(f"model.loss={loss!r} is unknown; use one of {', '.join(LOSSES)}")
+        if adam not in ADAMS:
+            raise UserInputError(f"model.adam={adam!r} is unknown; use one of {', '.join(ADAMS)}")
+        if not adam_eps > 0:
+            raise UserInputError(f"model.adam_eps={adam_eps} must be positive")
         self.save_hyperparameters()
         self.net = RecurrentClassifier(
             vocab_size, cell, embed_dim, hidden_size, num_layers, bidirectional, dropout,
             conv_channels, conv_kernel, pool_size, init, pooling,
+            keras_padding_embedding=keras_padding_embedding, single_bias=single_bias, fast_padding=fast_padding,
         )
         self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
         eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
@@ -69,7 +83,8 @@ class SentimentClassifier(LightningModule):
         keras = total - self.net.extra_bias_parameters()
         rank_zero_info(
             f"{self.hparams.cell} classifier: {total:,} parameters "
-            f"({keras:,} as Keras counts them: PyTorch RNNs carry a second bias per gate)"
+            f"({keras:,} as Keras counts them: PyTorch RNNs carry a second bias per gate"
+            f"{', fixed at zero here' if self.hparams.single_bias else ''})"
         )
 
     def _step(self, batch: dict, stage: str, metrics: MetricCollection, mean_loss: MeanMetric | None = None):
@@ -78,7 +93,7 @@ class SentimentClassifier(LightningModule):
         probabilities = torch.sigmoid(logits.detach().float())
         if stage == "test":
             self._test_outputs.append((probabilities, batch["labels"]))
-        loss = F.binary_cross_entropy_with_logits(logits, batch["labels"])
+        loss = binary_cross_entropy(logits, batch["labels"], self.hparams.loss)
         size = len(logits)
         if mean_loss is None:  # training: this rank's running mean
             self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
@@ -120,9 +135,11 @@ class SentimentClassifier(LightningModule):
             log_embeddings(writer, self.net.embedding.weight, self.tokenizer, self.global_step)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
-        )
+        trained = [p for p in self.parameters() if p.requires_grad]  # not a bias fixed by single_bias
+        hp = self.hparams
+        if hp.adam == "keras":
+            return KerasAdam(trained, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
+        return torch.optim.Adam(trained, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay, fused=True)
 
     @torch.no_grad()
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:

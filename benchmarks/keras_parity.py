@@ -1,0 +1,309 @@
+"""The tutorial's networks in Keras and in this package, compared step by step.
+
+pip install -e ".[keras]"
+python benchmarks/keras_parity.py --model {elman,lstm,conv_lstm} --steps N [--batch-size 64] [--seed 0]
+                                  [hydra overrides of the package's side, e.g. model.single_bias=false]
+
+Builds the network in Keras (its own initializers and `Adam`, `binary_crossentropy`, as the
+tutorial compiles it) and in the package as `experiment=tutorial model=<name>` composes it, then:
+
+1. initialisation: each fresh PyTorch weight against Keras' fresh one (spread; constants exactly);
+2. the loss of saturated outputs (|logit| up to 30) and its gradient, through Keras' sigmoid;
+3. Keras' initial weights copied into the PyTorch network, both fed the same N batches of random
+   token ids, pre-padded to max_len with varied lengths (some batches shorter than max_len, an
+   empty review, a full one), random labels; per step: outputs, loss, every gradient, and every
+   weight after the Adam step (`Model.train_step`'s arithmetic on the Keras side; the
+   LightningModule's `training_step` and `configure_optimizers` on the PyTorch side).
+
+Prints the largest difference of each step, then for each quantity its difference at the step
+where it came closest to its tolerance (stated beside it), and exits 1 when one exceeds it.
+"""
+
+import argparse
+import copy
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+
+from rnn_sentiment.keras_compat import binary_cross_entropy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("elman", "lstm", "conv_lstm")
+
+# TensorFlow and PyTorch sum in different orders (oneDNN, MKL), over 500 steps, so they agree to
+# float32 noise. Each training difference may be its floor × step plus NOISE_FACTOR × the package's
+# own float32 noise so far (float32 against float64, from the same weights and batches; the largest
+# up to that step): Adam divides by √v, so it can amplify a gradient's noise, and the Elman RNN's
+# gradient through 500 tanh steps amplifies it from step to step.
+NOISE_FACTOR = 30
+TOLERANCE = {
+    "init spread": 0.1,  # |std ratio - 1| per weight, plus 5 standard errors of a sample std
+    "saturated loss": 1e-5,
+    "output": 1e-6,  # |Δ probability|
+    "loss": 1e-6,
+    "gradient": 1e-5,  # max |Δ| / max |Keras gradient| per weight
+    "weight": 1e-6,  # max |Δ| per weight after a step
+}
+
+
+def keras_network(name: str, cfg, vocab: int, max_len: int, seed: int) -> keras.Model:
+    """The tutorial's Sequential model, compiled as the tutorial compiles it."""
+    keras.utils.set_random_seed(seed)
+    m = cfg.model
+    layers = [keras.Input((max_len,), dtype="int32"), keras.layers.Embedding(vocab, m.embed_dim)]
+    if name == "elman":
+        layers.append(keras.layers.SimpleRNN(m.hidden_size))
+    else:
+        if name == "conv_lstm":
+            layers += [keras.layers.Conv1D(m.conv_channels, m.conv_kernel, padding="same", activation="relu"),
+                       keras.layers.MaxPooling1D(m.pool_size)]
+        layers.append(keras.layers.LSTM(m.hidden_size))
+    layers.append(keras.layers.Dense(1, activation="sigmoid"))
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=m.lr), loss="binary_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def package_module(name: str, overrides: list[str], seed: int):
+    """The composed `experiment=tutorial model=<name>` config and its LightningModule."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={name}", "experiment=tutorial", *overrides])
+    torch.manual_seed(seed)
+    return cfg, instantiate(cfg.model, vocab_size=cfg.data.num_words)
+
+
+@dataclass
+class Pair:
+    """One Keras weight and the PyTorch parameter holding it (in PyTorch's layout), plus, for a
+    recurrent bias, PyTorch's second bias vector: the gate sees their sum."""
+
+    label: str
+    variable: object
+    param: torch.nn.Parameter
+    layout: str = "same"  # same | transposed | conv (Keras (k, in, out) → PyTorch (out, in, k))
+    second_bias: torch.nn.Parameter | None = None
+
+    def keras_value(self, array=None) -> np.ndarray:
+        array = np.asarray(self.variable.numpy() if array is None else array)
+        if self.layout == "transposed":
+            return array.T
+        return array.transpose(2, 1, 0) if self.layout == "conv" else array
+
+    def torch_value(self) -> np.ndarray:
+        value = self.param if self.second_bias is None else self.param + self.second_bias
+        return value.detach().numpy()
+
+    @torch.no_grad()
+    def copy_keras_weight(self) -> None:
+        self.param.copy_(torch.from_numpy(self.keras_value().copy()))
+        if self.second_bias is not None:
+            self.second_bias.zero_()
+
+
+def pairs(model: keras.Model, net) -> list[Pair]:
+    """Every Keras weight with its PyTorch parameter. Keras' LSTM gates are ordered i, f, c, o as
+    PyTorch's i, f, g, o, so a transpose maps the kernels."""
+    embedding, *middle, rnn, dense = model.layers
+    found = [Pair("embedding", embedding.embeddings, net.embedding.weight)]
+    if middle:
+        conv = middle[0]
+        found += [Pair("conv kernel", conv.kernel, net.conv[0].weight, "conv"),
+                  Pair("conv bias", conv.bias, net.conv[0].bias)]
+    cell = rnn.cell
+    found += [Pair("rnn kernel", cell.kernel, net.rnn.weight_ih_l0, "transposed"),
+              Pair("rnn recurrent kernel", cell.recurrent_kernel, net.rnn.weight_hh_l0, "transposed"),
+              Pair("rnn bias", cell.bias, net.rnn.bias_ih_l0, second_bias=net.rnn.bias_hh_l0),
+              Pair("dense kernel", dense.kernel, net.head.weight, "transposed"),
+              Pair("dense bias", dense.bias, net.head.bias)]
+    assert len(found) == len(model.trainable_variables)
+    return found
+
+
+def check_init(found: list[Pair]) -> list[tuple[str, float, float]]:
+    """Fresh weights of both sides: random ones by spread, constant ones (biases) exactly."""
+    rows = []
+    for pair in found:
+        ours, theirs = pair.torch_value(), pair.keras_value()
+        if theirs.std() == 0 or pair.second_bias is not None:
+            rows.append((f"init {pair.label} (exact)", float(np.abs(ours - theirs).max()), 0.0))
+        else:
+            spread = abs(ours.std() / theirs.std() - 1)
+            rows.append((f"init {pair.label} (std ratio - 1)", spread,
+                         TOLERANCE["init spread"] + 5 / np.sqrt(2 * theirs.size)))
+    return rows
+
+
+def check_saturated_loss(module) -> list[tuple[str, float, float]]:
+    """Keras' loss and its gradient on outputs far in the sigmoid's tails, against the module's."""
+    logits = np.array([-30, -17, -5, 0, 5, 17, 30] * 2, dtype="float32")[:, None]
+    labels = np.repeat([0.0, 1.0], 7).astype("float32")[:, None]
+    probe = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="sigmoid")])
+    probe.compile(loss="binary_crossentropy")
+    probe.set_weights([np.ones((1, 1), "float32"), np.zeros(1, "float32")])
+    x = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        keras_loss = probe.compute_loss(x=x, y=labels, y_pred=probe(x))
+    keras_grad = tape.gradient(keras_loss, x).numpy().ravel()
+    ours = torch.tensor(logits.ravel(), requires_grad=True)
+    loss = binary_cross_entropy(ours, torch.from_numpy(labels.ravel()), module.hparams.loss)
+    loss.backward()
+    loss = loss.detach()
+    return [("saturated outputs: loss", abs(float(loss) - float(keras_loss)), TOLERANCE["saturated loss"]),
+            ("saturated outputs: gradient", float(np.abs(ours.grad.numpy() - keras_grad).max()),
+             TOLERANCE["saturated loss"])]
+
+
+def batches(steps: int, batch_size: int, vocab: int, max_len: int, seed: int):
+    """Pre-padded batches of random ids; odd steps are shorter than max_len overall."""
+    rng = np.random.default_rng(seed)
+    for step in range(steps):
+        longest = max_len if step % 2 == 0 else int(rng.integers(1, max_len))
+        lengths = rng.integers(0, longest + 1, batch_size)
+        lengths[0], lengths[-1] = 0, longest
+        tokens = np.zeros((batch_size, max_len), dtype="int32")
+        for row, n in enumerate(lengths):
+            tokens[row, max_len - n :] = rng.integers(1, vocab, n)
+        yield tokens, rng.integers(0, 2, batch_size).astype("float32")
+
+
+def keras_train_step(model: keras.Model, sparse_gradients: bool):
+    """`Model.train_step` (TensorFlow backend) that also returns its outputs, loss and gradients.
+
+    The embedding's gradient is summed to a dense tensor before Adam, unless `sparse_gradients`:
+    Keras 3's Adam squares a sparse gradient's slices one occurrence at a time (`ops.square` on
+    `tf.IndexedSlices`), so a word used k times gets Σ gₖ² in its second moment, not (Σ gₖ)².
+    Keras 2 (the tutorial's) and Keras 3 on JAX or PyTorch use the dense square, as PyTorch does.
+    """
+
+    @tf.function
+    def step(tokens, labels):
+        with tf.GradientTape() as tape:
+            outputs = model(tokens, training=True)
+            loss = model.compute_loss(x=tokens, y=labels, y_pred=outputs)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        dense = [tf.convert_to_tensor(g) for g in gradients]
+        model.optimizer.apply(gradients if sparse_gradients else dense, model.trainable_variables)
+        return outputs, loss, dense
+
+    return step
+
+
+def torch_train_step(module, optimizer, found: list[Pair], tokens: np.ndarray, labels: np.ndarray) -> dict:
+    """One `training_step` + Adam step of the LightningModule; its outputs, loss, gradients, weights."""
+    dtype = next(module.parameters()).dtype
+    logits = []
+    hook = module.net.register_forward_hook(lambda net, inputs, output: logits.append(output.detach()))
+    optimizer.zero_grad()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log outside a Trainer
+        loss = module.training_step({"tokens": torch.from_numpy(tokens).long(),
+                                     "labels": torch.from_numpy(labels).to(dtype)}, 0)
+    loss.backward()
+    hook.remove()
+    grads = {pair.label: pair.param.grad.double().numpy().copy() for pair in found}
+    optimizer.step()
+    return {"output (probability)": torch.sigmoid(logits[0]).double().numpy(), "loss": float(loss.detach()),
+            "gradient": grads, "weight": {pair.label: pair.torch_value().astype("float64") for pair in found}}
+
+
+def compare_training(model, module, found: list[Pair], args, vocab: int, max_len: int):
+    """Per step and per weight, the largest difference between Keras and the package (float32),
+    beside the float32 noise: the package in float32 against the same package in float64."""
+    keras_step = keras_train_step(model, args.sparse_gradients)
+    reference = copy.deepcopy(module).double()
+    optimizers = module.configure_optimizers(), reference.configure_optimizers()
+    module.train()
+    reference.train()
+    rows, per_step, envelope = {}, [], {}
+
+    def record(label: str, kind: str, value: float, noise: float, grow: int) -> None:
+        noise = envelope[label] = max(envelope.get(label, 0.0), noise)  # the largest so far
+        tolerance = TOLERANCE[kind] * grow + NOISE_FACTOR * noise
+        worst = rows.get(label)
+        if worst is None or value - tolerance > worst[0] - worst[2]:
+            rows[label] = (value, noise, tolerance)
+
+    for step, (tokens, labels) in enumerate(batches(args.steps, args.batch_size, vocab, max_len, args.seed)):
+        outputs, keras_loss, keras_grads = keras_step(tf.constant(tokens), tf.constant(labels[:, None]))
+        ours = torch_train_step(module, optimizers[0], found, tokens, labels)
+        exact = torch_train_step(reference, optimizers[1], pairs(model, reference.net), tokens, labels)
+        grow = step + 1
+        output_diff = float(np.abs(ours["output (probability)"] - outputs.numpy().ravel()).max())
+        record("output (probability)", "output", output_diff,
+               float(np.abs(ours["output (probability)"] - exact["output (probability)"]).max()), grow)
+        record("loss", "loss", abs(ours["loss"] - float(keras_loss)), abs(ours["loss"] - exact["loss"]), grow)
+        worst_grad = worst_weight = 0.0
+        for pair, keras_grad in zip(found, keras_grads):
+            theirs = pair.keras_value(keras_grad.numpy())
+            scale = max(float(np.abs(theirs).max()), 1e-12)
+            grad, exact_grad = ours["gradient"][pair.label], exact["gradient"][pair.label]
+            grad_diff = float(np.abs(grad - theirs).max()) / scale
+            record(f"gradient {pair.label} (relative)", "gradient", grad_diff,
+                   float(np.abs(grad - exact_grad).max()) / scale, grow)
+            weight, exact_weight = ours["weight"][pair.label], exact["weight"][pair.label]
+            weight_diff = float(np.abs(weight - pair.keras_value()).max())
+            record(f"weight {pair.label} after step", "weight", weight_diff,
+                   float(np.abs(weight - exact_weight).max()), grow)
+            worst_grad, worst_weight = max(worst_grad, grad_diff), max(worst_weight, weight_diff)
+        per_step.append((step + 1, int((tokens != 0).any(0).sum()), float(keras_loss), ours["loss"], output_diff,
+                         worst_grad, worst_weight))
+    return rows, per_step
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=MODELS, required=True)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sparse-gradients", action="store_true",
+                        help="let Keras' Adam see the embedding's gradient as sparse slices (Keras 3 on TensorFlow)")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides of the package's side")
+    args = parser.parse_args(argv)
+
+    cfg, module = package_module(args.model, args.overrides, args.seed)
+    vocab, max_len = cfg.data.num_words, cfg.data.max_len
+    model = keras_network(args.model, cfg, vocab, max_len, args.seed)
+    found = pairs(model, module.net)
+    checks = check_init(found) + check_saturated_loss(module)
+    for pair in found:
+        pair.copy_keras_weight()
+    rows, per_step = compare_training(model, module, found, args, vocab, max_len)
+    print(f"keras {keras.__version__} (tensorflow {tf.__version__}) vs torch {torch.__version__}: "
+          f"{args.model}, {args.steps} Adam steps of {args.batch_size} reviews, max_len {max_len}, "
+          f"vocabulary {vocab}; package: experiment=tutorial {' '.join(args.overrides)}".rstrip())
+    print(f"\n{'step':>4} {'columns':>7} {'keras loss':>11} {'torch loss':>11} {'max |Δ p|':>9} "
+          f"{'max rel Δ grad':>14} {'max |Δ weight|':>14}")
+    for step, columns, keras_loss, loss, output_diff, grad_diff, weight_diff in per_step:
+        print(f"{step:>4} {columns:>7} {keras_loss:>11.6f} {loss:>11.6f} {output_diff:>9.2e} {grad_diff:>14.2e} "
+              f"{weight_diff:>14.2e}")
+    table = [(label, value, None, tolerance) for label, value, tolerance in checks]
+    table += [(label, value, noise, tolerance) for label, (value, noise, tolerance) in rows.items()]
+    width = max(len(label) for label, *_ in table)
+    print(f"\n{'largest difference (Keras vs package)':<{width}} {'value':>9} {'f32 noise':>9} {'tolerance':>9}")
+    failed = []
+    for label, value, noise, tolerance in table:
+        bad = not value <= tolerance
+        failed += [label] * bad
+        shown_noise = "" if noise is None else f"{noise:.2e}"
+        print(f"{label:<{width}} {value:>9.2e} {shown_noise:>9} {tolerance:>9.2e}{'  FAIL' if bad else ''}")
+    print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'parity: every difference within its tolerance'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

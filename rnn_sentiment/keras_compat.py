@@ -1,0 +1,67 @@
+"""Keras' arithmetic where PyTorch's differs: its Adam update and its probability-space loss.
+
+`benchmarks/keras_parity.py` checks both against Keras itself, step by step.
+"""
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
+LOSSES = ("logits", "clipped")
+ADAMS = ("torch", "keras")
+
+
+def binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean binary cross-entropy of (batch,) logits against (batch,) 0/1 labels.
+
+    `logits`: from the logits, as `torch` and Keras 3 on TensorFlow (which finds the sigmoid's
+    logits) compute it. `clipped`: from sigmoid probabilities clipped to [1e-7, 1 - 1e-7], as
+    Keras 2 (the tutorial's) and Keras 3 on JAX or PyTorch do: a text whose logit lies beyond
+    ±16.1 gets no gradient, even when it is wrong.
+    """
+    if kind == "logits":
+        return F.binary_cross_entropy_with_logits(logits, labels)
+    p = torch.sigmoid(logits).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
+    return -(labels * p.log() + (1 - labels) * (1 - p).log()).mean()
+
+
+class KerasAdam(torch.optim.Optimizer):
+    """Adam as Keras updates: `p -= lr·√(1-β₂ᵗ)/(1-β₁ᵗ) · m / (√v + ε)`.
+
+    PyTorch adds ε to the bias-corrected √v̂ instead, so Keras' ε acts as ε/√(1-β₂ᵗ): about 32ε
+    at the first step, falling towards ε over a few thousand steps (Kingma & Ba's ε̂).
+    `weight_decay` is added to the gradient, as `torch.optim.Adam` does.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = KERAS_EPSILON, weight_decay: float = 0.0):
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                if group["weight_decay"]:
+                    grad = grad.add(param, alpha=group["weight_decay"])
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(param)
+                    state["exp_avg_sq"] = torch.zeros_like(param)
+                state["step"] += 1
+                m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+                m.lerp_(grad, 1 - beta1)
+                v.lerp_(grad.square(), 1 - beta2)
+                alpha = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+                param.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
+        return loss
