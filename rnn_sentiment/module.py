@@ -115,6 +115,11 @@ class SentimentClassifier(LightningModule):
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
         )
 
+    def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        """Positive-class probability (B,) float32 of a batch laid out as in training: `tokens` (B, T),
+        `lengths` (B,) with bucket batching."""
+        return torch.sigmoid(self(batch["tokens"], batch.get("lengths")).float())
+
     @torch.no_grad()
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """Positive-class probability of each raw text, from the checkpoint's own preprocessing."""
@@ -125,5 +130,5 @@ class SentimentClassifier(LightningModule):
         probabilities = []
         for index in torch.arange(len(texts)).split(batch_size):
             batch = {k: v.to(self.device) for k, v in layout.batch(matrix, kept, index).items()}
-            probabilities.append(torch.sigmoid(self(**batch)).cpu())
+            probabilities.append(self.predict_step(batch, 0).cpu())
         return torch.cat(probabilities) if probabilities else torch.zeros(0)
