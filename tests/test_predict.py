@@ -3,12 +3,17 @@
 import csv
 import io
 import json
+import os
 import random
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -147,7 +152,8 @@ def peak_rss_mb(checkpoint, reviews, output) -> float:
     """Peak resident memory of a predict subprocess over `reviews` (the kernel's high-water mark)."""
     command = [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "rnn_sentiment.predict",
                f"ckpt_path={checkpoint}", f"file={reviews}", f"output={output}", "chunk_size=2000", "with_text=true"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # a busy shared CPU: one thread is faster, and this is about memory
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stderr
     return int(result.stdout.split()[-1]) / 1024
 
@@ -161,3 +167,138 @@ def test_memory_stays_flat_as_the_input_grows(checkpoint, tmp_path):
         peaks[n] = peak_rss_mb(checkpoint, reviews, tmp_path / f"scores_{n}.csv")
         assert (tmp_path / f"scores_{n}.csv").read_text().count("\n") == n + 1
     assert peaks[40_000] - peaks[10_000] < 15, peaks  # reading it all at once: over 60 MB more
+
+
+# Fuzzed prediction inputs: every file ends in one output row per input row, or in a one-line
+# UserInputError naming the file and line with the earlier output untouched; any other exception
+# (a traceback) fails the test. Reader, Trainer.predict and writer run in this process.
+
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+ODD_CHARACTERS = "\u200b\u200c\u200d\ufeff\u202e\u202d\u200f\u061f\u05d0\u2028\u2029\x85\x0b\x0c\r\t\x00 é😀"
+texts = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.sampled_from(ODD_CHARACTERS + "ab ,\"'"), max_size=30),
+    st.sampled_from(["", " ", "\t \t", "great film", "awful, boring"]),
+    st.builds(lambda word, n: word * n, st.sampled_from(["great ", "x", "é "]), st.sampled_from([5_000, 30_000])),
+)
+INVALID_UTF8 = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xe9t\xe9", b"\x80abc"]
+
+
+def run_fuzzed(module, folder, name: str, data: bytes, **options) -> list[dict] | str:
+    """Predict `data` saved as `name`: the output's rows, or the error message."""
+    source, output = folder / name, folder / "scores.jsonl"
+    source.write_bytes(data)
+    output.write_text("earlier\n")
+    cfg = predict_config(file=str(source), output=str(output), with_text=True, print_rows=0, batch_size=7,
+                         chunk_size=16, **options)
+    try:
+        writer = predict(cfg, module)
+    except UserInputError as error:
+        message = str(error)
+        assert "\n" not in message and message.startswith(str(source)), message
+        assert output.read_text() == "earlier\n"
+        assert sorted(p.name for p in folder.iterdir()) == sorted([name, "scores.jsonl"])
+        return message
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").split("\n")[:-1]]
+    assert writer.count == len(rows)
+    assert all(0 <= r["p_positive"] <= 1 and r["note"] in ("", "empty", "missing", "not a string") for r in rows)
+    return rows
+
+
+def first_bad_line(data: bytes) -> int | None:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            return number
+    return None
+
+
+@FUZZ
+@given(lines=st.lists(texts, max_size=40), invalid=st.one_of(st.none(), st.tuples(st.integers(0, 40), st.sampled_from(INVALID_UTF8))),
+       bom=st.booleans(), ending=st.sampled_from(["\n", "\r\n"]), final_newline=st.booleans())
+def test_fuzzed_text_files(module, tmp_path, lines, invalid, bom, ending, final_newline):
+    lines = [line.replace("\n", " ") for line in lines]  # a text file's line holds no line feed
+    encoded = [line.encode() for line in lines]
+    if invalid is not None and encoded:
+        at, junk = invalid
+        encoded[at % len(encoded)] += junk
+    data = (b"\xef\xbb\xbf" if bom else b"") + ending.encode().join(encoded)
+    if encoded and final_newline:
+        data += ending.encode()
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        result = run_fuzzed(module, Path(folder), "reviews.txt", data)
+    bad = first_bad_line(data)
+    if bad is not None:
+        assert result.startswith(f"{Path(folder) / 'reviews.txt'}, line {bad}: not valid UTF-8"), result
+        return
+    assert isinstance(result, list), result
+    expected = [line.rstrip("\r") for line in data.decode("utf-8-sig").split("\n")]
+    if data.endswith(b"\n") or not data:
+        expected.pop()
+    assert [r["row"] for r in result] == list(range(len(expected)))
+    assert [r["text"] for r in result] == expected
+    assert all(r["note"] == "empty" for r, text in zip(result, expected) if not text.strip())
+
+
+cells = st.one_of(texts, st.integers(), st.sampled_from(["", "NA", "null"]))
+
+
+@FUZZ
+@given(has_column=st.booleans(), extra_columns=st.integers(0, 2),
+       records=st.lists(st.lists(cells, min_size=1, max_size=5), max_size=30),
+       stray_quote=st.one_of(st.none(), st.floats(0, 1)), invalid=st.one_of(st.none(), st.sampled_from(INVALID_UTF8)))
+def test_fuzzed_csv_files(module, tmp_path, has_column, extra_columns, records, stray_quote, invalid):
+    header = ["id"] + (["text"] if has_column else ["review"]) + [f"extra{i}" for i in range(extra_columns)]
+    table = io.StringIO()
+    writer = csv.writer(table)  # \r\n: a cell holding \r is quoted
+    writer.writerow(header)
+    writer.writerows(records)
+    text = table.getvalue()
+    if stray_quote is not None:
+        at = int(stray_quote * len(text))
+        text = text[:at] + '"' + text[at:]
+    data = text.encode() + (invalid or b"")
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        where = Path(folder) / "reviews.csv"
+        result = run_fuzzed(module, Path(folder), "reviews.csv", data, id_column="id")
+    if isinstance(result, str):
+        assert stray_quote is not None or invalid is not None or not has_column, result
+        assert re.match(rf"{re.escape(str(where))}(, line \d+: |: no column )", result), result
+        return
+    if stray_quote is None and invalid is None:
+        assert [r["id"] for r in result] == [str(r[0]) for r in records]
+        assert [r["text"] for r in result] == [str(r[1]) if len(r) > 1 else "" for r in records]
+        assert [r["note"] == "missing" for r in result] == [len(r) < 2 for r in records]
+
+
+json_values = st.one_of(texts, st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(),
+                        st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+BROKEN_JSON = ['{"text": "cut', "[1, 2]", '"just a string"', "null", '{"text": "a",}', "{'text': 'a'}", "[" * 100_000]
+
+
+@FUZZ
+@given(lines=st.lists(st.one_of(
+    st.tuples(st.just("record"), st.dictionaries(st.sampled_from(["text", "id", "other"]), json_values, max_size=3)),
+    st.tuples(st.just("blank"), st.sampled_from(["", "  ", "\t"])),
+    st.tuples(st.just("broken"), st.sampled_from(BROKEN_JSON)),
+), max_size=30), ascii_only=st.booleans())
+def test_fuzzed_json_lines_files(module, tmp_path, lines, ascii_only):
+    raw = [json.dumps(value, ensure_ascii=ascii_only) if kind == "record" else value for kind, value in lines]
+    data = "".join(line + "\n" for line in raw).encode()
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
+        where = Path(folder) / "reviews.jsonl"
+        result = run_fuzzed(module, Path(folder), "reviews.jsonl", data)
+    broken = [number for number, (kind, _) in enumerate(lines, start=1) if kind == "broken"]
+    if broken:
+        assert result.startswith(f"{where}, line {broken[0]}: "), result
+        return
+    records = [value for kind, value in lines if kind == "record"]
+    assert [r["row"] for r in result] == list(range(len(records)))
+    for row, record in zip(result, records):
+        value = record.get("text")
+        assert row["text"] == ("" if value is None else value if isinstance(value, str) else str(value))
+        assert row["note"] == ("missing" if value is None else "not a string" if not isinstance(value, str)
+                               else "empty" if not value.strip() else row["note"])
