@@ -23,7 +23,7 @@ def open_atomically(path: Path, binary: bool = False) -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}{PARTIAL}")
     try:
-        with open(partial, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8"})) as file:
+        with open(partial, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8", "newline": ""})) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())

@@ -141,6 +141,11 @@ class SentimentClassifier(LightningModule):
             return KerasAdam(trained, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
         return torch.optim.Adam(trained, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay, fused=True)
 
+    def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        """Positive-class probability (B,) float32 of a batch laid out as in training: `tokens` (B, T),
+        `lengths` (B,) with bucket batching."""
+        return torch.sigmoid(self(batch["tokens"], batch.get("lengths")).float())
+
     @torch.no_grad()
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """Positive-class probability of each raw text, from the checkpoint's own preprocessing."""
@@ -151,5 +156,5 @@ class SentimentClassifier(LightningModule):
         probabilities = []
         for index in torch.arange(len(texts)).split(batch_size):
             batch = {k: v.to(self.device) for k, v in layout.batch(matrix, kept, index).items()}
-            probabilities.append(torch.sigmoid(self(**batch)).cpu())
+            probabilities.append(self.predict_step(batch, 0).cpu())
         return torch.cat(probabilities) if probabilities else torch.zeros(0)

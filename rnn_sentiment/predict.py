@@ -1,55 +1,129 @@
-"""python -m rnn_sentiment.predict ckpt_path=… text="…" | file=reviews.txt | file=x.csv column=review"""
+"""python -m rnn_sentiment.predict ckpt_path=… text="…" | file=reviews.txt | file=- | file=x.csv column=review
+
+One `Trainer.predict` over the input streamed in chunks (`prediction_data.ChunkedTexts`); the
+`PredictionWriter` callback appends each batch to the output file, which replaces `output=` only
+once every row is written.
+"""
 
 import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
+import lightning as L
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from rnn_sentiment import sources
 from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.configs import CONFIG_PATH
+from rnn_sentiment.data import Layout
 from rnn_sentiment.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.explain import attribution_html, word_attributions
+from rnn_sentiment.files import open_atomically, write_text_atomically
 from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.prediction_data import ChunkedTexts, prediction_loader
+from rnn_sentiment.prediction_inputs import STDIN, InputRow, input_format, read_rows
+from rnn_sentiment.prediction_writer import OUTPUT_FORMATS, Prediction, PredictionWriter
+from rnn_sentiment.training import quiet_known_noise
 
 
-def read_texts(cfg: DictConfig) -> list[str]:
+def check_options(cfg: DictConfig) -> None:
     if (cfg.text is None) == (cfg.file is None):
-        raise UserInputError('give exactly one of text="…" or file=<path> (one text per line, or a table with column=…)')
+        raise UserInputError('give exactly one of text="…" or file=<path> (one text per line, a table with '
+                             "column=…, or - for standard input)")
+    for option in ("batch_size", "chunk_size"):
+        if not isinstance(cfg[option], int) or cfg[option] < 1:
+            raise UserInputError(f"{option}={cfg[option]!r} must be a positive number of rows")
+    for option in ("print_rows", "explain_rows"):
+        if not isinstance(cfg[option], int) or cfg[option] < 0:
+            raise UserInputError(f"{option}={cfg[option]!r} must be a number of rows, 0 or more")
+
+
+def output_path(cfg: DictConfig) -> Path | None:
+    """`output=` resolved, after checking that it can be written and replaces nothing it should not."""
+    if cfg.output is None:
+        return None
+    path = Path(cfg.output).expanduser().resolve()
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise UserInputError(f"output={cfg.output}: name a .csv or .jsonl file (the suffix picks the format)")
+    if not path.parent.is_dir():
+        raise UserInputError(f"output={cfg.output}: no folder {path.parent}; create it first")
+    if cfg.file not in (None, STDIN) and path == Path(cfg.file).expanduser().resolve():
+        raise UserInputError(f"output={cfg.output}: is the input file itself; write the scores to another file")
+    return path
+
+
+def input_rows(cfg: DictConfig) -> Iterator[InputRow]:
     if cfg.text is not None:
-        texts = [str(cfg.text)]
-        where = "text"
-    else:
-        path = sources.resolve(cfg.file, "file")
-        where = str(path)
-        if path.suffix.lower() in sources.FORMATS:
-            texts = sources.texts_of(sources.load_splits(path, "")["train"][0], cfg.column, where)
-        else:
-            texts = [line for line in sources.read_utf8(path).splitlines() if line.strip()]
-    if not texts or not all(t.strip() for t in texts):
-        raise UserInputError(f"{where}: no text to classify")
-    return texts
+        return iter([InputRow(0, 0, str(cfg.text))])
+    return read_rows(cfg.file, input_format(cfg.file, cfg.format), cfg.column, cfg.id_column)
+
+
+def build_trainer(cfg: DictConfig, writer: PredictionWriter) -> L.Trainer:
+    try:
+        trainer = instantiate(cfg.trainer, callbacks=[writer])
+    except InstantiationException as error:
+        raise UserInputError(f"trainer: {error.__cause__ or error}") from None
+    if trainer.world_size > 1:
+        raise UserInputError(f"trainer: prediction runs on one device, not {trainer.world_size}; "
+                             "use trainer=cpu or trainer=gpu")
+    return trainer
+
+
+def print_table(shown: list[Prediction], total: int, output: Path | None) -> None:
+    if not shown:
+        return
+    print("p_positive\tlabel\ttext")
+    for result in shown:
+        snippet = " ".join(result.text.split())
+        snippet = f"{snippet[:100]}{'…' if len(snippet) > 100 else ''}" or f"[{result.note}]"
+        print(f"{result.p_positive:.4f}\t{result.label}\t{snippet}")
+    if total > len(shown):
+        where = f"in {output}" if output else "not shown; write them all with output=scores.csv (or .jsonl)"
+        print(f"… {total - len(shown):,} more rows {where}", file=sys.stderr)
+
+
+def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
+    """Classify every row `cfg` names and write `cfg.output`; the writer holds the counts and first rows."""
+    check_options(cfg)
+    output = output_path(cfg)
+    pre = module.preprocessing
+    layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
+    dataset = ChunkedTexts(input_rows(cfg), module.tokenizer, layout, cfg.batch_size, cfg.chunk_size)
+    keep = max(cfg.print_rows, cfg.explain_rows if cfg.explain else 0)
+    with open_atomically(output) if output else nullcontext() as stream:
+        writer = PredictionWriter(stream, OUTPUT_FORMATS.get(output.suffix.lower()) if output else "csv",
+                                  pre["label_names"], cfg.id_column or "row", cfg.with_text, keep)
+        trainer = build_trainer(cfg, writer)
+        with warnings.catch_warnings():  # rows carry their own numbers: Lightning's batch indices aren't needed
+            warnings.filterwarnings("ignore", message="Couldn't infer the batch indices")
+            trainer.predict(module, prediction_loader(dataset), return_predictions=False)
+    return writer
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="predict")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     module = load_module(cfg.ckpt_path, SentimentClassifier, "sentiment")
-    texts = read_texts(cfg)
-    probabilities = module.predict_proba(texts, batch_size=cfg.batch_size).tolist()
-    names = module.preprocessing["label_names"]
-    print("p_positive\tlabel\ttext")
-    for text, p in zip(texts, probabilities):
-        snippet = " ".join(text.split())
-        print(f"{p:.4f}\t{names[int(p >= 0.5)]}\t{snippet[:100]}{'…' if len(snippet) > 100 else ''}")
-    if cfg.output:
-        lines = ["p_positive,label"] + [f"{p:.6f},{names[int(p >= 0.5)]}" for p in probabilities]
-        Path(cfg.output).write_text("\n".join(lines) + "\n")
+    quiet_known_noise()
+    started = time.perf_counter()
+    writer = predict(cfg, module)
+    seconds = time.perf_counter() - started
+
+    output = output_path(cfg)
+    print_table(writer.kept[: cfg.print_rows], writer.count, output)
+    notes = "".join(f", {n:,} {note}" for note, n in sorted(writer.notes.items()))
+    wrote = f"; wrote {output}" if output else ""
+    print(f"{writer.count:,} row{'s' * (writer.count != 1)} in {seconds:.1f} s{notes}{wrote}", file=sys.stderr)
     if cfg.explain:
-        results = [(text, *word_attributions(module, text)) for text in texts]
-        Path(cfg.explain).write_text(attribution_html(results, names))
-        print(f"word attributions: {Path(cfg.explain).resolve()}", file=sys.stderr)
+        explained = writer.kept[: cfg.explain_rows]
+        results = [(r.text, *word_attributions(module.cpu(), r.text)) for r in explained]
+        write_text_atomically(Path(cfg.explain), attribution_html(results, module.preprocessing["label_names"]))
+        print(f"word attributions of {len(explained):,} rows: {Path(cfg.explain).resolve()}", file=sys.stderr)
 
 
 if __name__ == "__main__":
