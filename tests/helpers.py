@@ -41,3 +41,15 @@ class EpochTrace(Callback):
         row = {"lr": trainer.optimizers[0].param_groups[0]["lr"], "ppl": float(trainer.callback_metrics["val/ppl"])}
         with open(self.path, "a") as trace:
             trace.write(json.dumps(row) + "\n")
+
+
+class SignalAtStep(Callback):
+    """Sends a signal (SIGTERM, SIGUSR1, ...) to its own process at a global step, like a cluster preempting the job."""
+
+    def __init__(self, step: int, signal_name: str = "SIGTERM"):
+        self.step = step
+        self.signum = signal.Signals[signal_name]
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
