@@ -42,6 +42,12 @@ def fingerprint(root: Path | None, hub_name: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """A library's error message on one line (they end in newlines or span several), at most `limit` characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _load_file(file: Path) -> datasets.Dataset:
     builder = FORMATS.get(file.suffix.lower())
     if builder is None:
@@ -56,7 +62,7 @@ def _load_file(file: Path) -> datasets.Dataset:
             raise UserInputError(
                 f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
             ) from error
-        raise UserInputError(f"{file}: cannot be read as {builder}: {cause}") from error
+        raise UserInputError(f"{file}: cannot be read as {builder}: {one_line(cause)}") from error
     except ValueError as error:
         if "no data" in str(error):
             raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews") from error
@@ -146,7 +152,7 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
         names = [str(v) for v in names]
     if len(names) != 2:
         raise UserInputError(
-            f"{where}: column {column!r} holds {len(names)} classes ({', '.join(map(str, names[:10]))}); "
+            f"{where}: column {column!r} holds {len(names)} classes ({', '.join(map(repr, names[:10]))}); "
             "the classifiers are binary: keep two classes (e.g. neg/pos or 0/1)"
         )
     return names
