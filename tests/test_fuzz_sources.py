@@ -17,7 +17,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rnn_sentiment.data import SentimentDataModule
@@ -217,10 +217,12 @@ def setup_ends_well(files: dict[str, bytes], path: str = "") -> None:
             assert "\n" not in message and "\r" not in message, message
             assert str(root) in message, message  # names the file or folder at fault
             assert not cache.exists() or not list(cache.iterdir())  # nothing half-written
+            event("UserInputError")
         else:
             assert [p.suffix for p in cache.iterdir()] == [".pt"]
             assert len(module.label_names) == 2
             assert all(len(module.datasets[split]) > 0 for split in ("train", "val", "test"))
+            event("set up")
 
 
 @EXAMPLES
