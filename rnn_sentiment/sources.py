@@ -75,18 +75,34 @@ def _check_utf8(file: Path) -> None:
 
 
 def _first_bad_json_line(file: Path) -> str:
-    """Where a JSON-lines file stops being one object per line, for the error message."""
+    """Where a JSON-lines file stops being one object per line ("" if it never does)."""
     with file.open(encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
-                return f"line {number} is blank"
+                continue
             try:
                 value = json.loads(line)
             except ValueError as error:
                 return f"line {number} is not valid JSON ({one_line(error, 80)})"
             if not isinstance(value, dict):
-                return f"line {number} is a JSON {type(value).__name__}, not an object"
+                kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+                return f"line {number} is a JSON {kind}, not an object"
     return ""
+
+
+def _check_json(file: Path) -> None:
+    """JSON lines of objects, or (.json) one JSON array or object. Checked before pyarrow reads the file:
+    pyarrow 26 crashes the process (segmentation fault) on a file that starts with `null`."""
+    bad_line = _first_bad_json_line(file)
+    if not bad_line:
+        return
+    if file.suffix.lower() == ".json":
+        try:
+            if isinstance(json.loads(file.read_text(encoding="utf-8-sig")), (list, dict)):
+                return
+        except ValueError:
+            pass
+    raise UserInputError(f"{file}: {bad_line}; write one JSON object per line, e.g. {{\"text\": \"...\", \"label\": 1}}")
 
 
 def _load_file(file: Path) -> datasets.Dataset:
@@ -97,6 +113,8 @@ def _load_file(file: Path) -> datasets.Dataset:
         )
     if builder != "parquet":
         _check_utf8(file)
+    if builder == "json":
+        _check_json(file)
     try:
         return datasets.load_dataset(builder, data_files=str(file), split="train")
     except ValueError as error:  # before reading a row
@@ -106,10 +124,7 @@ def _load_file(file: Path) -> datasets.Dataset:
     except Exception as error:  # pyarrow, pandas and datasets errors differ by format and version
         failure = error
     cause = failure.__cause__ or failure
-    where = _first_bad_json_line(file) if builder == "json" and file.suffix.lower() == ".jsonl" else ""
-    raise UserInputError(
-        f"{file}: cannot be read as {builder}: {where or one_line(cause)}; fix the file or convert it"
-    ) from failure
+    raise UserInputError(f"{file}: cannot be read as {builder}: {one_line(cause)}; fix the file or convert it") from failure
 
 
 def read_utf8(file: Path) -> str:
