@@ -181,7 +181,7 @@ def load_splits(root: Path | None, hub_name: str) -> dict[str, tuple[datasets.Da
 def _require_column(split: datasets.Dataset, column: str, kind: str, where: str) -> None:
     if column not in split.column_names:
         raise UserInputError(
-            f"{where}: no {kind} column {column!r} (columns: {', '.join(split.column_names)}); "
+            f"{where}: no {kind} column {column!r} (columns: {', '.join(map(repr, split.column_names))}); "
             f"set data.{kind}_column to the right one"
         )
 

@@ -41,10 +41,20 @@ wild_cell = st.one_of(any_scalar, st.lists(st.text(max_size=3), max_size=3), st.
 label_pairs = st.sampled_from([(0, 1), ("neg", "pos"), ("0", "1"), (True, False), (0.0, 1.0), ("négatif", "\u202epos")])
 
 
+# a readable review that holds the hard characters
+hard_text = st.lists(st.sampled_from(WORDS), max_size=6).map(lambda words: " ".join(["movie", *words]))
+HUGE = "great movie\u200b " * 40_000
+
+
 @st.composite
 def rows(draw, cells=wild_cell):
-    """Mostly well-formed rows of one label pair, some with missing, extra or wild cells."""
+    """Either well-formed rows of both classes with hard characters in the texts (these should load),
+    or mostly good rows among rows with missing, extra or wild cells."""
     pair = draw(label_pairs)
+    if draw(st.booleans()):
+        row = st.fixed_dictionaries({"text": hard_text, "label": st.sampled_from(pair)})
+        huge = [{"text": HUGE, "label": pair[0]}] if draw(st.integers(0, 3)) == 0 else []
+        return [{"text": "good movie", "label": label} for label in pair] + huge + draw(st.lists(row, min_size=8, max_size=25))
     good = st.fixed_dictionaries({"text": good_text, "label": st.sampled_from(pair)})
     wild = st.fixed_dictionaries({}, optional={"text": cells, "label": cells, "extra": cells})
     return draw(st.lists(st.one_of(good, good, good, wild), max_size=25))
@@ -125,6 +135,16 @@ ARROW_COLUMNS = {
 def parquet_bytes(draw) -> bytes:
     """A parquet table whose text and label columns have any Arrow type (or are missing), with nulls."""
     n = draw(st.integers(0, 20))
+    if draw(st.booleans()):  # well-formed: both classes, hard characters in the texts
+        texts = ["good movie", "bad movie"] + draw(st.lists(hard_text, min_size=8, max_size=20))
+        if draw(st.integers(0, 3)) == 0:
+            texts[0] = HUGE
+        labels = [0, 1] + draw(st.lists(st.integers(0, 1), min_size=len(texts) - 2, max_size=len(texts) - 2))
+        label_type = draw(st.sampled_from([pa.int64(), pa.int8(), pa.float64(), pa.bool_()]))
+        table = pa.table({"text": pa.array(texts), "label": pa.array(labels).cast(label_type)})
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+        return sink.getvalue()
     names = draw(st.lists(st.sampled_from(["text", "label", "extra", "Text"]), min_size=1, max_size=3, unique=True))
     columns = {}
     for name in names:
@@ -167,10 +187,10 @@ def acl_tree(draw) -> dict[str, bytes]:
     files = {}
     text_bytes = st.one_of(good_text.flatmap(encoded), wild_text.flatmap(encoded), st.binary(max_size=12))
     classes = st.lists(st.sampled_from(["neg", "pos", "unsup", "neutral", "0", "1", "négatif"]), max_size=3, unique=True)
-    train_classes = draw(classes)
+    train_classes = ["neg", "pos"] if draw(st.booleans()) else draw(classes)
     for split in ["train"] + (["test"] if draw(st.booleans()) else []):
         for name in train_classes if split == "train" or draw(st.booleans()) else draw(classes):
-            for number in range(draw(st.integers(0, 6))):
+            for number in range(draw(st.integers(0 if split == "test" else 3, 6))):
                 suffix = "txt" if draw(st.integers(0, 9)) else draw(st.sampled_from(["TXT", "md"]))
                 files[f"{split}/{name}/{number}_7.{suffix}"] = draw(text_bytes)
         if draw(st.integers(0, 9)) == 0:
