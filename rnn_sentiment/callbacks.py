@@ -55,11 +55,11 @@ class CheckpointOnPreemption(Checkpoint):
     (`sbatch --signal=USR1@<seconds>`). The signal only sets a flag; the next point where Lightning's
     `ModelCheckpoint` could save too (a training-batch end within the epoch, else the epoch end) writes
     `<dirpath>/<filename>` through a temporary name and a rename, so the file is whole or absent; it is
-    the newest checkpoint of the run, which `ckpt_path=last` resumes: model, optimizer, loop counters, the DataLoader's position in the epoch and the language
-    model's carried BPTT state. The run then stops with one line on stderr and exit status
-    128 + the signal number (143 for SIGTERM, 138 for SIGUSR1): what a shell reports for a process that
-    signal killed, so schedulers count the run as interrupted, not finished (a Kubernetes Job retries it,
-    `a && b` stops), and `metrics.json` is not written.
+    the newest checkpoint of the run, which `ckpt_path=last` resumes: model, optimizer, loop counters,
+    the DataLoader's position in the epoch and the language model's carried BPTT state. The run then
+    stops with one line on stderr and exit status 128 + the signal number (143 for SIGTERM, 138 for
+    SIGUSR1): what a shell reports for a process that signal killed, so schedulers count the run as
+    interrupted, not finished (a Kubernetes Job retries it, `a && b` stops); `metrics.json` is not written.
 
     Lightning's own SIGTERM handling (raise `SIGTERMException` at the next batch, even in the middle of a
     validation, without a checkpoint) is replaced during training; a SIGUSR1 handler already there, such as
