@@ -52,7 +52,8 @@ def one_line(error: BaseException, limit: int = 300) -> str:
 
 def _not_utf8(file: Path, line: int, error: UnicodeDecodeError) -> UserInputError:
     return UserInputError(
-        f"{file}: not valid UTF-8 text (line {line}); re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
+        f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name} "
+        f"(the first bad byte is on line {line})"
     )
 
 
@@ -181,7 +182,7 @@ def load_splits(root: Path | None, hub_name: str) -> dict[str, tuple[datasets.Da
 def _require_column(split: datasets.Dataset, column: str, kind: str, where: str) -> None:
     if column not in split.column_names:
         raise UserInputError(
-            f"{where}: no {kind} column {column!r} (columns: {', '.join(map(repr, split.column_names))}); "
+            f"{where}: no {kind} column {column!r} (columns: {', '.join(' '.join(name.split()) for name in split.column_names)}); "
             f"set data.{kind}_column to the right one"
         )
 
