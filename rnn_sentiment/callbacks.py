@@ -1,9 +1,16 @@
-"""Lightning callbacks of the package: epoch timing and a hard stop on a non-finite loss."""
+"""Lightning callbacks of the package: epoch timing, a hard stop on a non-finite loss, and a
+checkpoint-and-exit on the preemption signals of clusters."""
 
 import math
+import os
+import signal
+import sys
 import time
+from pathlib import Path
 
 from lightning import Callback
+from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
 class EpochTimer(Callback):
@@ -39,3 +46,79 @@ class StopOnNonFiniteLoss(Callback):
                 f"training loss is {float(loss)} at global step {trainer.global_step} (epoch {trainer.current_epoch}); "
                 "lower model.lr or set trainer.gradient_clip_val. The checkpoints written before it are intact."
             )
+
+
+class CheckpointOnPreemption(Checkpoint):
+    """On SIGTERM or SIGUSR1 during `fit`: finish the running batch, save the exact state, exit.
+
+    SIGTERM is what SLURM, Kubernetes and `kill` send before killing; SIGUSR1 is SLURM's early warning
+    (`sbatch --signal=USR1@<seconds>`). The signal only sets a flag; the next point where Lightning's
+    `ModelCheckpoint` could save too (a training-batch end within the epoch, else the epoch end) writes
+    `<dirpath>/<filename>` through a temporary name and a rename, so the file is whole or absent; it is
+    the newest checkpoint of the run, which `ckpt_path=last` resumes: model, optimizer, loop counters,
+    the DataLoader's position in the epoch and the language model's carried BPTT state. The run then
+    stops with one line on stderr and exit status 128 + the signal number (143 for SIGTERM, 138 for
+    SIGUSR1): what a shell reports for a process that signal killed, so schedulers count the run as
+    interrupted, not finished (a Kubernetes Job retries it, `a && b` stops); `metrics.json` is not written.
+
+    Lightning's own SIGTERM handling (raise `SIGTERMException` at the next batch, even in the middle of a
+    validation, without a checkpoint) is replaced during training; a SIGUSR1 handler already there, such as
+    Lightning's SLURM auto-requeue (`SLURMEnvironment(auto_requeue=True)`: an `hpc_ckpt_*.ckpt` in the run
+    directory and `scontrol requeue`), still runs first. Under DDP the ranks agree at each check, so a
+    signal to any one rank stops them all at the same batch.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self, dirpath: str, filename: str = "preempted.ckpt"):
+        self.path = Path(dirpath) / filename
+        self.received: int | None = None
+        self._lightning_handlers = {}
+
+    def on_train_start(self, trainer, pl_module):
+        # after Lightning registered its handlers (Trainer._run), so a SLURM requeue handler can be chained
+        self.received = None
+        self._lightning_handlers = {signum: signal.getsignal(signum) for signum in self.SIGNALS}
+        for signum in self.SIGNALS:
+            earlier = self._lightning_handlers[signum] if signum != signal.SIGTERM else None
+            signal.signal(signum, self._handler(earlier))
+
+    def _handler(self, earlier):
+        def record(signum, frame):
+            self.received = self.received or signum
+            if callable(earlier):
+                earlier(signum, frame)
+
+        return record
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        # after an epoch's last batch the checkpoint waits for the epoch end (validation included),
+        # where ModelCheckpoint saves too: a resume from between the two would skip that validation
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._stop_if_signalled(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        # a `Checkpoint` subclass: Lightning calls it after the ModelCheckpoints, whose update it then holds
+        self._stop_if_signalled(trainer)
+
+    def on_train_end(self, trainer, pl_module):
+        # Lightning's teardown then restores the handlers from before `fit`
+        for signum, handler in self._lightning_handlers.items():
+            signal.signal(signum, handler)
+
+    def _stop_if_signalled(self, trainer):
+        if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
+            return
+        signum = self.received or signal.SIGTERM
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        trainer.save_checkpoint(partial)
+        if trainer.is_global_zero:
+            partial.replace(self.path)
+            print(
+                f"stopped by {signal.Signals(signum).name} at global step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}): saved {self.path}; resume with "
+                f"hydra.run.dir={trainer.default_root_dir} ckpt_path=last (exit status {128 + signum})",
+                file=sys.stderr,
+                flush=True,
+            )
+        raise SIGTERMException(128 + signum)

@@ -1,6 +1,8 @@
 """Reading labelled text splits from the Hub, a folder of split files, one file, or an aclImdb tree."""
 
+import codecs
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -43,25 +45,88 @@ def fingerprint(root: Path | None, hub_name: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def one_line(error: BaseException, limit: int = 300) -> str:
+    """A library's error message on one line (they end in newlines or span several), at most `limit` characters."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _not_utf8(file: Path, line: int, error: UnicodeDecodeError) -> UserInputError:
+    return UserInputError(
+        f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name} "
+        f"(the first bad byte is on line {line})"
+    )
+
+
+def _check_utf8(file: Path) -> None:
+    """Rejects a text file that is not UTF-8, naming the line: pyarrow's JSON reader lets invalid bytes into
+    its strings, which then fail far from the file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with file.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                raise _not_utf8(file, line + chunk[: error.start].count(b"\n"), error) from error
+            line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        raise _not_utf8(file, line, error) from error
+
+
+def _first_bad_json_line(file: Path) -> str:
+    """Where a JSON-lines file stops being one object per line ("" if it never does)."""
+    with file.open(encoding="utf-8-sig") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError as error:
+                return f"line {number} is not valid JSON ({one_line(error, 80)})"
+            if not isinstance(value, dict):
+                kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+                return f"line {number} is a JSON {kind}, not an object"
+    return ""
+
+
+def _check_json(file: Path) -> None:
+    """JSON lines of objects, or (.json) one JSON array or object. Checked before pyarrow reads the file:
+    pyarrow 26 crashes the process (segmentation fault) on a file that starts with `null`."""
+    bad_line = _first_bad_json_line(file)
+    if not bad_line:
+        return
+    if file.suffix.lower() == ".json":
+        try:
+            if isinstance(json.loads(file.read_text(encoding="utf-8-sig")), (list, dict)):
+                return
+        except ValueError:
+            pass
+    raise UserInputError(f"{file}: {bad_line}; write one JSON object per line, e.g. {{\"text\": \"...\", \"label\": 1}}")
+
+
 def _load_file(file: Path) -> datasets.Dataset:
     builder = FORMATS.get(file.suffix.lower())
     if builder is None:
         raise UserInputError(
             f"{file}: unsupported file type {file.suffix!r}; use .parquet, .csv, .jsonl or .json"
         )
+    if builder != "parquet":
+        _check_utf8(file)
+    if builder == "json":
+        _check_json(file)
     try:
         return datasets.load_dataset(builder, data_files=str(file), split="train")
-    except (UnicodeDecodeError, pyarrow.ArrowInvalid, datasets.exceptions.DatasetGenerationError) as error:
-        cause = error.__cause__ or error
-        if isinstance(cause, UnicodeDecodeError) or "utf" in str(cause).lower():
-            raise UserInputError(
-                f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
-            ) from error
-        raise UserInputError(f"{file}: cannot be read as {builder}: {cause}") from error
-    except ValueError as error:
+    except ValueError as error:  # before reading a row
         if "no data" in str(error):
             raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews") from error
-        raise UserInputError(f"{file}: cannot be read as {builder}: {error}") from error
+        failure = error
+    except Exception as error:  # pyarrow, pandas and datasets errors differ by format and version
+        failure = error
+    cause = failure.__cause__ or failure
+    raise UserInputError(f"{file}: cannot be read as {builder}: {one_line(cause)}; fix the file or convert it") from failure
 
 
 def read_utf8(file: Path) -> str:
@@ -126,7 +191,7 @@ def load_splits(
 def _require_column(split: datasets.Dataset, column: str, kind: str, where: str) -> None:
     if column not in split.column_names:
         raise UserInputError(
-            f"{where}: no {kind} column {column!r} (columns: {', '.join(split.column_names)}); "
+            f"{where}: no {kind} column {column!r} (columns: {', '.join(' '.join(name.split()) for name in split.column_names)}); "
             f"set data.{kind}_column to the right one"
         )
 
@@ -135,6 +200,11 @@ def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
     _require_column(split, column, "text", where)
     texts = list(split[column])
     for row, text in enumerate(texts):
+        if text is not None and not isinstance(text, str):
+            raise UserInputError(
+                f"{where}: row {row} holds a {type(text).__name__} ({text!r:.40}) in the text column {column!r}, "
+                "not a text; fix that row or set data.text_column"
+            )
         if not isinstance(text, str) or not text.strip():
             raise UserInputError(
                 f"{where}: row {row} has an empty or missing text in column {column!r}; "
@@ -169,12 +239,19 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
     if isinstance(feature, datasets.ClassLabel):
         names = list(feature.names)
     else:
-        values = sorted({v for v in split[column] if v is not None}, key=str)
+        values = split[column]
+        for row, value in enumerate(values):
+            if value is not None and not isinstance(value, (str, int, float)):
+                raise UserInputError(
+                    f"{where}: row {row} holds a {type(value).__name__} ({value!r:.40}) in the label column "
+                    f"{column!r}; a label is a number or a word: fix that row or set data.label_column"
+                )
+        values = sorted({v for v in values if v is not None}, key=str)
         names = ["0", "1"] if all(isinstance(v, (int, bool)) and v in (0, 1) for v in values) else values
         names = [str(v) for v in names]
     if len(names) != 2:
         raise UserInputError(
-            f"{where}: column {column!r} holds {len(names)} classes ({', '.join(map(str, names[:10]))}); "
+            f"{where}: column {column!r} holds {len(names)} classes ({', '.join(map(repr, names[:10]))}); "
             "the classifiers are binary: keep two classes (e.g. neg/pos or 0/1)"
         )
     return names

@@ -69,3 +69,15 @@ class KillInJob(KillAtStep):
 
         if HydraConfig.get().job.num == self.job:
             super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+
+
+class SignalAtStep(Callback):
+    """Sends a signal (SIGTERM, SIGUSR1, ...) to its own process at a global step, like a cluster preempting the job."""
+
+    def __init__(self, step: int, signal_name: str = "SIGTERM"):
+        self.step = step
+        self.signum = signal.Signals[signal_name]
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
