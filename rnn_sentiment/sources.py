@@ -8,7 +8,6 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-import pyarrow
 
 from rnn_sentiment.errors import UserInputError
 
