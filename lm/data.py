@@ -29,14 +29,7 @@ def text_file_chunks(file: Path) -> Iterator[list[str]]:
     """The non-blank lines of a UTF-8 text file (split as `str.splitlines` does), a chunk at a time."""
     chunk, size = [], 0
     with open(file, "rb") as handle:
-        for number, raw in enumerate(handle, 1):  # UTF-8 never puts a b"\n" inside a character
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise UserInputError(
-                    f"{file}: line {number} is not valid UTF-8 text; re-encode the file, "
-                    f"e.g. iconv -f latin1 -t utf-8 {file.name}"
-                ) from error
+        for line in sources.utf8_lines(handle, str(file)):
             for piece in line.splitlines():
                 if piece.strip():
                     chunk.append(piece)

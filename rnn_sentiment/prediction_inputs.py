@@ -13,6 +13,7 @@ import pyarrow
 import pyarrow.parquet
 
 from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.sources import utf8_lines
 
 FORMATS = ("txt", "csv", "jsonl", "parquet")
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -67,25 +68,12 @@ def _read_file(path: Path, format: str, column: str, id_column: str | None) -> I
 
 
 def _read_stream(stream: BinaryIO, where: str, format: str, column: str, id_column: str | None) -> Iterator[InputRow]:
-    lines = _decoded_lines(stream, where)
+    lines = utf8_lines(stream, where)
     if format == "txt":
         return (InputRow(i, i, line.rstrip("\r\n")) for i, line in enumerate(lines))
     if format == "csv":
         return _csv_rows(lines, where, column, id_column)
     return _jsonl_rows(lines, where, column, id_column)
-
-
-def _decoded_lines(stream: BinaryIO, where: str) -> Iterator[str]:
-    """Lines split at `\\n` only (as `wc -l` counts them), each with its line ending, a leading BOM dropped."""
-    for number, raw in enumerate(stream, start=1):
-        try:
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as error:
-            raise UserInputError(
-                f"{where}, line {number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
-                f"re-encode the file, e.g. iconv -f latin1 -t utf-8"
-            ) from None
-        yield line
 
 
 def _cell(value) -> tuple[str, str]:

@@ -1,10 +1,11 @@
 """Reading labelled text splits from the Hub, a folder of split files, one file, or an aclImdb tree."""
 
-import codecs
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import datasets
 import numpy as np
@@ -50,29 +51,26 @@ def one_line(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _not_utf8(file: Path, line: int, error: UnicodeDecodeError) -> UserInputError:
-    return UserInputError(
-        f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name} "
-        f"(the first bad byte is on line {line})"
-    )
+def utf8_lines(stream: BinaryIO, where: str) -> Iterator[str]:
+    """The lines of a UTF-8 byte stream, split at `\\n` only, each with its line ending, a leading BOM
+    dropped; the first invalid byte stops it with one line naming `where`, the line and the column."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise UserInputError(
+                f"{where}, line {number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at column "
+                f"{error.start + 1}); re-encode the file, e.g. iconv -f latin1 -t utf-8"
+            ) from None
+        yield line
 
 
 def _check_utf8(file: Path) -> None:
     """Rejects a text file that is not UTF-8, naming the line: pyarrow's JSON reader lets invalid bytes into
     its strings, which then fail far from the file."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1
     with file.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as error:
-                raise _not_utf8(file, line + chunk[: error.start].count(b"\n"), error) from error
-            line += chunk.count(b"\n")
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError as error:
-        raise _not_utf8(file, line, error) from error
+        for _ in utf8_lines(stream, str(file)):
+            pass
 
 
 def _first_bad_json_line(file: Path) -> str:
@@ -129,12 +127,8 @@ def _load_file(file: Path) -> datasets.Dataset:
 
 
 def read_utf8(file: Path) -> str:
-    try:
-        return file.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserInputError(
-            f"{file}: not valid UTF-8 text; re-encode it, e.g. iconv -f latin1 -t utf-8 {file.name}"
-        ) from error
+    with file.open("rb") as stream:
+        return "".join(utf8_lines(stream, str(file)))
 
 
 def _read_acl_folder(split_dir: Path) -> datasets.Dataset:

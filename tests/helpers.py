@@ -43,8 +43,8 @@ class EpochTrace(Callback):
             trace.write(json.dumps(row) + "\n")
 
 
-class PoisonLossInJob(PoisonLossAtStep):
-    """`PoisonLossAtStep` in one job of a multirun only (Hydra's job number), like a diverging trial."""
+class InOneJob:
+    """Mixed in before a step callback: it acts in one job of a multirun only (Hydra's job number)."""
 
     def __init__(self, step: int, job: int):
         super().__init__(step)
@@ -57,18 +57,12 @@ class PoisonLossInJob(PoisonLossAtStep):
             super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
 
 
-class KillInJob(KillAtStep):
-    """`KillAtStep` in one job of a multirun only (Hydra's job number): the whole sweep dies with it."""
+class PoisonLossInJob(InOneJob, PoisonLossAtStep):
+    """`PoisonLossAtStep` in one job of a multirun only, like a diverging trial."""
 
-    def __init__(self, step: int, job: int):
-        super().__init__(step)
-        self.job = job
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.get().job.num == self.job:
-            super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
+class KillInJob(InOneJob, KillAtStep):
+    """`KillAtStep` in one job of a multirun only: the whole sweep dies with it."""
 
 
 class SignalAtStep(Callback):

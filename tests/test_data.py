@@ -164,7 +164,7 @@ def test_empty_text_names_the_row(tmp_path):
 
 def test_non_utf8_file(tmp_path):
     (tmp_path / "latin.csv").write_bytes("text,label\ncaf\xe9 great,1\nbad film,0\n".encode("latin-1"))
-    with pytest.raises(UserInputError, match="latin.csv: not valid UTF-8 text; re-encode"):
+    with pytest.raises(UserInputError, match=r"latin.csv, line 2: not valid UTF-8 \(byte 0xe9 at column 4\); re-encode"):
         datamodule(tmp_path / "latin.csv")
 
 
