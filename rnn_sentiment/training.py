@@ -60,7 +60,7 @@ def _flat_hparams(cfg: DictConfig) -> dict:
             for key, value in node.items():
                 if not str(key).startswith("_"):
                     walk(f"{prefix}.{key}" if prefix else str(key), value)
-        else:
+        elif node is not None:  # unset options (most Trainer arguments) would crowd the HPARAMS tab
             flat[prefix] = node if isinstance(node, (int, float, str, bool)) else str(node)
 
     walk("", picked)
