@@ -20,7 +20,7 @@ def _linear_baselines():
     try:
         from rnn_sentiment import linear_baselines
     except ModuleNotFoundError as error:
-        if error.name not in ("sklearn", "scipy"):
+        if (error.name or "").partition(".")[0] not in ("sklearn", "scipy"):
             raise
         raise UserInputError(
             "the linear baselines need scikit-learn: pip install 'rnn-lightning[baselines]'"
@@ -50,8 +50,8 @@ def main(cfg: DictConfig) -> None:
     train, val = (features["train"], splits["train"][1]), (features["val"], splits["val"][1])
 
     choices = {
-        "nbsvm": linear.choose_nbsvm(train, val, list(cfg.Cs), list(cfg.betas), cfg.alpha, cfg.max_iter),
-        "logistic_regression": linear.choose_logistic_regression(train, val, list(cfg.Cs), cfg.max_iter),
+        "nbsvm": linear.choose_nbsvm(train, val, list(cfg.Cs), list(cfg.betas), cfg.alpha, cfg.max_iter, cfg.seed),
+        "logistic_regression": linear.choose_logistic_regression(train, val, list(cfg.Cs), cfg.max_iter, cfg.seed),
     }
     results = {
         "features": {

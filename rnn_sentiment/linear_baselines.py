@@ -42,12 +42,12 @@ class NBSVM:
     """An L2-regularised squared-hinge linear SVM on NB-scaled features r ∘ x, with the paper's
     interpolation w' = (1 − β)·w̄ + β·w, w̄ = ‖w‖₁/|V| (β = 1: the plain SVM on r ∘ x)."""
 
-    def __init__(self, C: float, beta: float = 1.0, alpha: float = 1.0, max_iter: int = 1000):
-        self.C, self.beta, self.alpha, self.max_iter = C, beta, alpha, max_iter
+    def __init__(self, C: float, beta: float = 1.0, alpha: float = 1.0, max_iter: int = 1000, seed: int = 0):
+        self.C, self.beta, self.alpha, self.max_iter, self.seed = C, beta, alpha, max_iter, seed
 
     def fit(self, features: sparse.csr_matrix, labels: np.ndarray) -> "NBSVM":
         self.ratio = log_count_ratio(features, labels, self.alpha)
-        svm = LinearSVC(C=self.C, max_iter=self.max_iter).fit(self._scaled(features), labels)
+        svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed).fit(self._scaled(features), labels)
         self.weights, self.bias = svm.coef_.ravel(), float(svm.intercept_[0])
         return self
 
@@ -76,11 +76,13 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float((predicted == labels).mean())
 
 
-def choose_logistic_regression(train, val, Cs, max_iter: int = 1000) -> Choice:
-    """`train`, `val`: (features, labels); the C of `Cs` with the best validation accuracy (the first on ties)."""
+def choose_logistic_regression(train, val, Cs, max_iter: int = 1000, seed: int = 0) -> Choice:
+    """`train`, `val`: (features, labels); the C of `Cs` with the best validation accuracy (the first on ties).
+
+    `seed` fixes liblinear's shuffling of the coordinates, so a rerun gives the same weights."""
     start, searched, best = time.perf_counter(), [], None
     for C in Cs:
-        model = LogisticRegression(C=C, solver="liblinear", max_iter=max_iter).fit(*train)
+        model = LogisticRegression(C=C, solver="liblinear", max_iter=max_iter, random_state=seed).fit(*train)
         val_acc = accuracy(model.predict(val[0]), val[1])
         searched.append({"C": C, "val/acc": val_acc})
         if best is None or val_acc > best[2]:
@@ -88,11 +90,11 @@ def choose_logistic_regression(train, val, Cs, max_iter: int = 1000) -> Choice:
     return Choice(*best, time.perf_counter() - start, searched)
 
 
-def choose_nbsvm(train, val, Cs, betas, alpha: float = 1.0, max_iter: int = 1000) -> Choice:
+def choose_nbsvm(train, val, Cs, betas, alpha: float = 1.0, max_iter: int = 1000, seed: int = 0) -> Choice:
     """The (C, β) of `Cs` × `betas` with the best validation accuracy (the first on ties); one fit per C."""
     start, searched, best = time.perf_counter(), [], None
     for C in Cs:
-        model = NBSVM(C, alpha=alpha, max_iter=max_iter).fit(*train)
+        model = NBSVM(C, alpha=alpha, max_iter=max_iter, seed=seed).fit(*train)
         for beta in betas:
             model.beta = beta
             val_acc = accuracy(model.predict(val[0]), val[1])
