@@ -40,6 +40,11 @@ def _check_binary(label_names: list[str], train_labels: np.ndarray) -> None:
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     linear = _linear_baselines()
+    if cfg.data.val_on_test:
+        raise UserInputError(
+            "data.val_on_test=true would choose C and β on the test split; "
+            "drop it, so that they are chosen on validation carved from train"
+        )
     splits, label_names = build(cfg.data).read_splits()
     _check_binary(label_names, splits["train"][1])
     start = time.perf_counter()

@@ -90,6 +90,13 @@ def test_bad_data_path_is_one_line(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: data.path={tmp_path / 'missing'}: no such file")
 
 
+def test_validating_on_test_is_refused(imdb_dir, tmp_path):
+    done = run_baselines(tmp_path, imdb_dir, "data.val_on_test=true")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: data.val_on_test=true would choose C and β")
+    assert not (tmp_path / "run" / "baselines.json").exists()
+
+
 def test_one_label_is_one_line(tmp_path):
     folder = tmp_path / "one_label"
     folder.mkdir()
