@@ -303,7 +303,8 @@ class SentimentDataModule(TextDataModule):
         pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
         return pick(order[cut:]), pick(order[:cut])
 
-    def build(self) -> dict:
+    def read_splits(self) -> tuple[dict[str, tuple[list[str], np.ndarray]], list[str]]:
+        """The texts and label ids of `train`, `val` and `test`, split as configured, and the label names."""
         found = sources.load_splits(self.root, self.hub_dataset)
         train_split, where = found["train"]
         if len(train_split) == 0:
@@ -326,12 +327,16 @@ class SentimentDataModule(TextDataModule):
         else:
             train, val = self._carve(*train, self.val_fraction)
         splits = {"train": train, "val": val, "test": rows["test"]}
+        for name, (texts, _) in splits.items():
+            if not texts:
+                raise UserInputError(f"{where}: the {name} split is empty; add reviews or change data.val_fraction")
+        return splits, label_names
 
+    def build(self) -> dict:
+        splits, label_names = self.read_splits()
         tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
         state = {"tokenizer": tokenizer.to_json(), "label_names": label_names}
         for name, (texts, labels) in splits.items():
-            if not texts:
-                raise UserInputError(f"{where}: the {name} split is empty; add reviews or change data.val_fraction")
             flat, lengths = encode_with_progress(tokenizer, texts, desc=f"tokenizing {name}")
             state[name] = {"flat": flat, "lengths": lengths, "labels": labels}
         return state

@@ -32,13 +32,7 @@ class WordTokenizer:
     def fit(cls, texts, num_words: int) -> "WordTokenizer":
         check_num_words(num_words)
         tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
-        tokenizer.normalizer = normalizers.Sequence(
-            [
-                normalizers.Replace("<br />", " "),
-                normalizers.Lowercase(),
-                normalizers.Replace(Regex(f"[{re.escape(KERAS_FILTERS)}]"), " "),
-            ]
-        )
+        tokenizer.normalizer = keras_normalizer()
         tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         trainer = trainers.WordLevelTrainer(
             vocab_size=num_words, special_tokens=[PAD, UNK], min_frequency=1, show_progress=False
@@ -79,6 +73,25 @@ class WordTokenizer:
     def decode(self, ids) -> str:
         words = (self.id_to_word[i] for i in ids if i != PAD_ID)
         return " ".join(words)
+
+
+def keras_normalizer() -> normalizers.Normalizer:
+    """Drops `<br />`, lowercases and turns Keras' punctuation filters into spaces."""
+    return normalizers.Sequence(
+        [
+            normalizers.Replace("<br />", " "),
+            normalizers.Lowercase(),
+            normalizers.Replace(Regex(f"[{re.escape(KERAS_FILTERS)}]"), " "),
+        ]
+    )
+
+
+_NORMALIZER, _WHITESPACE = keras_normalizer(), pre_tokenizers.WhitespaceSplit()
+
+
+def words_of(text: str) -> list[str]:
+    """`text` as the words a fitted `WordTokenizer` looks up: `keras_normalizer`, then a whitespace split."""
+    return [word for word, _ in _WHITESPACE.pre_tokenize_str(_NORMALIZER.normalize_str(text))]
 
 
 def check_num_words(num_words: int) -> int:
