@@ -19,6 +19,8 @@ Prints the largest difference of each step, then for each quantity its differenc
 where it came closest to its tolerance (stated beside it), and exits 1 when one exceeds it.
 """
 
+from __future__ import annotations  # the Keras type hints must not need Keras installed
+
 import argparse
 import copy
 import os
@@ -30,14 +32,18 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
 from rnn_sentiment.keras_compat import binary_cross_entropy  # noqa: E402
+
+try:  # the optional extra: without it --help still works and a run says what to install
+    import keras
+    import tensorflow as tf
+except ModuleNotFoundError:
+    keras = tf = None
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("elman", "lstm", "conv_lstm")
@@ -274,6 +280,8 @@ def main(argv=None) -> int:
                         help="let Keras' Adam see the embedding's gradient as sparse slices (Keras 3 on TensorFlow)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the package's side")
     args = parser.parse_args(argv)
+    if keras is None:
+        sys.exit('error: keras_parity.py needs Keras and TensorFlow: pip install -e ".[keras]"')
 
     cfg, module = package_module(args.model, args.overrides, args.seed)
     vocab, max_len = cfg.data.num_words, cfg.data.max_len

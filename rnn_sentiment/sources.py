@@ -73,35 +73,36 @@ def _check_utf8(file: Path) -> None:
             pass
 
 
-def _first_bad_json_line(file: Path) -> str:
-    """Where a JSON-lines file stops being one object per line ("" if it never does)."""
-    with file.open(encoding="utf-8-sig") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as error:
-                return f"line {number} is not valid JSON ({one_line(error, 80)})"
-            if not isinstance(value, dict):
-                kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
-                return f"line {number} is a JSON {kind}, not an object"
-    return ""
+JSON_HINT = 'write one JSON object per line, e.g. {"text": "...", "label": 1}'
 
 
-def _check_json(file: Path) -> None:
-    """JSON lines of objects, or (.json) one JSON array or object. Checked before pyarrow reads the file:
-    pyarrow 26 crashes the process (segmentation fault) on a file that starts with `null`."""
-    bad_line = _first_bad_json_line(file)
-    if not bad_line:
-        return
+def _json_rows(file: Path) -> list[dict]:
+    """The records of a JSON-lines file (one object per line), or of a .json file holding one array of
+    objects or one object. Parsed here, not by pyarrow's JSON reader (what `datasets` uses), which
+    crashes the whole process (a segmentation fault) on some malformed files."""
+    text = read_utf8(file)
     if file.suffix.lower() == ".json":
         try:
-            if isinstance(json.loads(file.read_text(encoding="utf-8-sig")), (list, dict)):
-                return
+            whole = json.loads(text)
         except ValueError:
-            pass
-    raise UserInputError(f"{file}: {bad_line}; write one JSON object per line, e.g. {{\"text\": \"...\", \"label\": 1}}")
+            whole = None  # JSON lines in a .json file
+        if isinstance(whole, dict):
+            return [whole]
+        if isinstance(whole, list) and all(isinstance(row, dict) for row in whole):
+            return whole
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as error:
+            raise UserInputError(f"{file}: line {number} is not valid JSON ({one_line(error, 80)}); {JSON_HINT}") from None
+        if not isinstance(value, dict):
+            kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
+            raise UserInputError(f"{file}: line {number} is a JSON {kind}, not an object; {JSON_HINT}")
+        rows.append(value)
+    return rows
 
 
 def _load_file(file: Path) -> datasets.Dataset:
@@ -110,11 +111,14 @@ def _load_file(file: Path) -> datasets.Dataset:
         raise UserInputError(
             f"{file}: unsupported file type {file.suffix!r}; use .parquet, .csv, .jsonl or .json"
         )
-    if builder != "parquet":
+    if builder == "csv":
         _check_utf8(file)
-    if builder == "json":
-        _check_json(file)
+    rows = _json_rows(file) if builder == "json" else None
+    if rows == []:
+        raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews")
     try:
+        if rows is not None:
+            return datasets.Dataset.from_list(rows)
         return datasets.load_dataset(builder, data_files=str(file), split="train")
     except ValueError as error:  # before reading a row
         if "no data" in str(error):
@@ -262,7 +266,7 @@ def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: 
         if key not in index:
             raise UserInputError(
                 f"{where}: row {row} has label {value!r}, not one of the training classes "
-                f"({', '.join(names)}); fix the label or set data.label_column"
+                f"({', '.join(map(repr, names))}); fix the label or set data.label_column"
             )
         ids[row] = index[key]
     return ids

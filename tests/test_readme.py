@@ -25,7 +25,8 @@ root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.
     `--hydra-help`, `--info`).
   * Everything else (predict, generate, plot, baselines, …) runs for real, with placeholders filled
     in; an input file it names (`file=x`, `< x`, `cat x`) that does not exist is written, tiny: one
-    text a line for .txt, else a table with the column given by `column=` (default `text`).
+    text a line for .txt, else a table with the column given by `column=` (default `text`) and the
+    one given by `id_column=`, if any.
 - `tensorboard --logdir D`: `tensorboard --inspect --logdir D` after the test's runs below D exist;
   it must find event files.
 - `python benchmarks/<script>.py …`: too long to run; every `--option` given must be one the
@@ -50,6 +51,7 @@ import pandas as pd
 import pytest
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from conftest import ROOT, sentiment_frame
@@ -167,11 +169,13 @@ class Sandbox:
         self.shell(f"{python} -m rnn_sentiment.train {tiny} hydra.run.dir=outputs/sentiment/runs/tiny")
         return self.cwd / "outputs/sentiment/runs/tiny"
 
-    def write_input(self, name: str, column: str) -> None:
+    def write_input(self, name: str, column: str, id_column: str | None = None) -> None:
         path = self.cwd / name
         if path.exists() or name == "-" or Path(name).is_absolute():
             return
         frame = pd.DataFrame({column: TEXTS})
+        if id_column:
+            frame.insert(0, id_column, [f"r{i}" for i in range(len(TEXTS))])
         writers = {".txt": lambda: path.write_text("\n".join(TEXTS) + "\n"),
                    ".csv": lambda: frame.to_csv(path, index=False),
                    ".jsonl": lambda: frame.to_json(path, orient="records", lines=True),
@@ -217,6 +221,7 @@ def placeholder_value(key: str, value: str, module: str, sandbox: Sandbox) -> st
 def filled_in(arguments: list[str], module: str, sandbox: Sandbox) -> list[str]:
     """Placeholders replaced by what the test trained; input files written."""
     column = next((a.split("=", 1)[1] for a in arguments if a.startswith("column=")), "text")
+    id_column = next((a.split("=", 1)[1] for a in arguments if a.startswith("id_column=")), None)
     result = []
     for index, argument in enumerate(arguments):
         key, _, value = argument.partition("=")
@@ -225,7 +230,7 @@ def filled_in(arguments: list[str], module: str, sandbox: Sandbox) -> list[str]:
         elif PLACEHOLDER in argument:
             argument = f"{key}={placeholder_value(key, value, module, sandbox)}"
         elif key == "file":
-            sandbox.write_input(value, column)
+            sandbox.write_input(value, column, id_column)
         result.append(argument)
     return result
 
@@ -322,8 +327,9 @@ def show_job_config(module: str, arguments: list[str]) -> None:
             importlib.import_module(module).main()
     except SystemExit as exit:
         assert exit.code in (0, None), f"$ python -m {module} {shlex.join(arguments)}\n{output.getvalue()[-5000:]}"
-    finally:
+    finally:  # leave no Hydra state behind for the tests that compose or train in this process
         GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
     assert "_target_" in output.getvalue(), output.getvalue()[-5000:]
 
 

@@ -180,7 +180,7 @@ def test_moby_dick_downloads_side_by_side_land_whole_without_the_network(tmp_pat
 
     def read(job):
         try:
-            texts.append(job._read_text()[0])
+            texts.append(job._moby_dick().read_text())
         except Exception as error:
             errors.append(error)
 
