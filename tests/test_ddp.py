@@ -95,6 +95,7 @@ def evaluate_with_one_and_two_processes(tmp_path: Path, primary: str, checkpoint
     return one
 
 
+@pytest.mark.slow
 def test_classifier_validation_and_test_under_ddp_equal_one_process(tmp_path):
     data = tmp_path / "imdb"
     data.mkdir()
@@ -133,6 +134,7 @@ def lm_run(tmp_path_factory) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stateful", [True, False])
 def test_language_model_perplexity_under_ddp_equals_one_process(tmp_path, lm_run, stateful):
     options = [*lm_options(lm_run), f"data.stateful={stateful}"]

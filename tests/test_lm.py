@@ -43,6 +43,7 @@ def test_splits_are_contiguous_and_disjoint(tmp_path):
     assert dm.tokenizer.decode(dm.ids["val"].tolist()).split() == ["[UNK]", "word"] * 10
 
 
+@pytest.mark.slow
 def test_learning_rate_shrinks_after_an_epoch_that_does_not_lower_val_ppl(tmp_path):
     # validation words are all unseen in training: val/ppl rises as the model fits the training text
     text = tmp_path / "book.txt"
@@ -92,12 +93,14 @@ def test_generation_carries_the_state():
     assert ids.tolist() == [[5, 6, 2, 3]]
 
 
+@pytest.mark.slow
 def test_tiny_lm_learns_a_repetitive_text(lm_checkpoint):
     metrics = json.loads((lm_checkpoint / "metrics.json").read_text())
     assert metrics["test/ppl"] < 1.5, metrics
     assert metrics["best/val/ppl"] < 1.5
 
 
+@pytest.mark.slow
 def test_generation_from_the_checkpoint_alone(lm_checkpoint):
     ckpt = lm_checkpoint / "checkpoints" / "last.ckpt"
     module = load_module(str(ckpt), LanguageModel, "lm")
@@ -117,6 +120,7 @@ def test_generation_from_the_checkpoint_alone(lm_checkpoint):
     assert first.stdout.strip().splitlines() == expected
 
 
+@pytest.mark.slow
 def test_generate_errors_and_unknown_seed(lm_checkpoint):
     ckpt = lm_checkpoint / "checkpoints" / "last.ckpt"
     for option, message in [

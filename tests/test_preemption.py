@@ -8,6 +8,8 @@ import pytest
 
 from conftest import run_module
 
+pytestmark = pytest.mark.slow  # every test trains in subprocesses
+
 CLASSIFIER = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
               "checkpoint_every_n_steps=1000", "~logger"]  # 18 batches per epoch; no periodic checkpoint
 LANGUAGE_MODEL = ["data.seq_len=5", "data.stateful=true", "data.batch_size=4", "data.eval_batch_size=2",

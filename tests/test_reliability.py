@@ -1,8 +1,11 @@
 import json
 import signal
 
+import pytest
 
 from conftest import run_module
+
+pytestmark = pytest.mark.slow  # every test trains in subprocesses
 
 TINY = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
         "checkpoint_every_n_steps=3", "~logger"]
