@@ -12,7 +12,7 @@ import torch.distributed as dist
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.util import tensor_util
 
-from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, compose_config, run_module, sentiment_frame
+from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, QUICK_TRAINING, compose_config, run_module, sentiment_frame
 from evaluate_checkpoint import evaluate
 from lm.data import Streams, Windows
 from rnn_sentiment.data import BatchIndexSampler
@@ -129,7 +129,7 @@ def lm_run(tmp_path_factory) -> Path:
     words = NOISE + POSITIVE + NEGATIVE
     lines = (" ".join(rng.choices(words, k=rng.randint(3, 15))) for _ in range(429))
     (tmp_path / "words.txt").write_text("\n".join(lines))
-    quick = [option for option in QUICK if not option.startswith("data.max_len")]
+    quick = [*QUICK_TRAINING, "data.batch_size=16", "~logger"]
     train(compose_config("lm", tmp_path, [*lm_options(tmp_path), *quick, "trainer.max_epochs=1", "test=false"]))
     return tmp_path
 

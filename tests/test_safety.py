@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import QUICK, compose_config, run_module
+from conftest import QUICK, QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.files import write_text_atomically
@@ -206,7 +206,7 @@ def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_di
     language_model = compose_config("lm", tmp_path / "lm", [
         f"data.path={moby_file}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=16", "model.hidden_size=16",
-        "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK[:3], "~logger",
+        "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK_TRAINING, "~logger",
         "trainer.max_epochs=1"])
     train(language_model)
 
