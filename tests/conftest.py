@@ -67,8 +67,10 @@ def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 
     )
 
 
-QUICK = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "~callbacks.model_summary",
-         "data.batch_size=16", "data.max_len=40", "~logger"]
+# Tiny-training overrides, the one definition the tests share: QUICK_TRAINING fits either model and keeps the
+# logger; QUICK is a tiny classifier run without one.
+QUICK_TRAINING = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "~callbacks.model_summary"]
+QUICK = [*QUICK_TRAINING, "data.batch_size=16", "data.max_len=40", "~logger"]
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +81,7 @@ def lm_checkpoint(tmp_path_factory):
     cfg = compose_config(
         "lm", tmp_path,
         [f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
-         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=32", "model.hidden_size=32", *QUICK[:3],
+         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=32", "model.hidden_size=32", *QUICK_TRAINING,
          "trainer.max_epochs=3", "model.lr=0.01"],
     )
     from rnn_sentiment.training import train

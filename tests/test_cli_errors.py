@@ -4,6 +4,8 @@ import pytest
 
 from conftest import run_module
 
+pytestmark = pytest.mark.slow  # every test starts an entry point in a subprocess
+
 
 def test_missing_data_path_is_one_line(tmp_path):
     result = run_module("rnn_sentiment.train", f"data.path={tmp_path / 'missing'}", f"hydra.run.dir={tmp_path / 'run'}")

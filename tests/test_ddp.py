@@ -12,7 +12,7 @@ import torch.distributed as dist
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.util import tensor_util
 
-from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, compose_config, run_module, sentiment_frame
+from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, QUICK_TRAINING, compose_config, run_module, sentiment_frame
 from evaluate_checkpoint import evaluate
 from lm.data import Streams, Windows
 from rnn_sentiment.data import BatchIndexSampler
@@ -95,6 +95,7 @@ def evaluate_with_one_and_two_processes(tmp_path: Path, primary: str, checkpoint
     return one
 
 
+@pytest.mark.slow
 def test_classifier_validation_and_test_under_ddp_equal_one_process(tmp_path):
     data = tmp_path / "imdb"
     data.mkdir()
@@ -128,11 +129,12 @@ def lm_run(tmp_path_factory) -> Path:
     words = NOISE + POSITIVE + NEGATIVE
     lines = (" ".join(rng.choices(words, k=rng.randint(3, 15))) for _ in range(429))
     (tmp_path / "words.txt").write_text("\n".join(lines))
-    quick = [option for option in QUICK if not option.startswith("data.max_len")]
+    quick = [*QUICK_TRAINING, "data.batch_size=16", "~logger"]
     train(compose_config("lm", tmp_path, [*lm_options(tmp_path), *quick, "trainer.max_epochs=1", "test=false"]))
     return tmp_path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stateful", [True, False])
 def test_language_model_perplexity_under_ddp_equals_one_process(tmp_path, lm_run, stateful):
     options = [*lm_options(lm_run), f"data.stateful={stateful}"]

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.errors import UserInputError
 
+pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
+
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 # words a review may hold, with the characters that break naive readers: quotes, separators, line

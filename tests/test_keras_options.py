@@ -27,6 +27,7 @@ def test_tutorial_experiment_selects_keras_arithmetic(tmp_path):
     assert isinstance(default.configure_optimizers(), torch.optim.Adam)
 
 
+@pytest.mark.slow
 def test_tutorial_experiment_trains_resumes_its_optimizer_and_predicts(tmp_path, imdb_dir):
     cfg = compose_config("train", tmp_path, ["experiment=tutorial", "model=conv_lstm", f"data.path={imdb_dir}",
                                              *QUICK, "data.max_len=40", "model.lr=0.01", "trainer.max_epochs=4"])

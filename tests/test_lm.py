@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import compose_config, run_module
+from conftest import QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
 from lm.sampling import generate, pick_next
@@ -43,6 +43,7 @@ def test_splits_are_contiguous_and_disjoint(tmp_path):
     assert dm.tokenizer.decode(dm.ids["val"].tolist()).split() == ["[UNK]", "word"] * 10
 
 
+@pytest.mark.slow
 def test_learning_rate_shrinks_after_an_epoch_that_does_not_lower_val_ppl(tmp_path):
     # validation words are all unseen in training: val/ppl rises as the model fits the training text
     text = tmp_path / "book.txt"
@@ -52,7 +53,7 @@ def test_learning_rate_shrinks_after_an_epoch_that_does_not_lower_val_ppl(tmp_pa
     cfg = compose_config("lm", tmp_path, [
         f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
         "data.batch_size=4", "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16",
-        "model.lr=0.01", "model.lr_decay=0.5", "trainer.max_epochs=4", "trainer.enable_progress_bar=false",
+        "model.lr=0.01", "model.lr_decay=0.5", *QUICK_TRAINING, "trainer.max_epochs=4",
         "~logger", "test=false", "+callbacks.trace._target_=helpers.EpochTrace", f"+callbacks.trace.path={trace}",
     ])
     train(cfg)
@@ -92,12 +93,14 @@ def test_generation_carries_the_state():
     assert ids.tolist() == [[5, 6, 2, 3]]
 
 
+@pytest.mark.slow
 def test_tiny_lm_learns_a_repetitive_text(lm_checkpoint):
     metrics = json.loads((lm_checkpoint / "metrics.json").read_text())
     assert metrics["test/ppl"] < 1.5, metrics
     assert metrics["best/val/ppl"] < 1.5
 
 
+@pytest.mark.slow
 def test_generation_from_the_checkpoint_alone(lm_checkpoint):
     ckpt = lm_checkpoint / "checkpoints" / "last.ckpt"
     module = load_module(str(ckpt), LanguageModel, "lm")
@@ -117,6 +120,7 @@ def test_generation_from_the_checkpoint_alone(lm_checkpoint):
     assert first.stdout.strip().splitlines() == expected
 
 
+@pytest.mark.slow
 def test_generate_errors_and_unknown_seed(lm_checkpoint):
     ckpt = lm_checkpoint / "checkpoints" / "last.ckpt"
     for option, message in [

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lm.data import LanguageModelDataModule
 from rnn_sentiment.errors import UserInputError
+
+pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
 
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 SECONDS_PER_CASE = 60

@@ -10,6 +10,8 @@ import torch
 
 from lm.data import LanguageModelDataModule
 
+pytestmark = pytest.mark.slow  # reads a 6 MB text several times
+
 VOCABULARY = [f"harpooneer{i:03d}" for i in range(500)]
 
 

@@ -10,6 +10,8 @@ from conftest import QUICK, compose_config, run_module
 from rnn_sentiment.training import train
 from test_tensorboard import tags_by_plugin
 
+pytestmark = pytest.mark.slow  # every test trains
+
 WITH_LOGGER = [o for o in QUICK if o != "~logger"]
 
 

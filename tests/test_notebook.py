@@ -1,7 +1,10 @@
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow  # runs the whole notebook
 
 
 def test_notebook_runs_top_to_bottom_on_tiny_data(tmp_path, imdb_dir, moby_file, monkeypatch):

@@ -24,6 +24,8 @@ from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.predict import predict
 from rnn_sentiment.training import train
 
+pytestmark = pytest.mark.slow  # every test reads a classifier the module trains first
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):

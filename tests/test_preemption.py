@@ -6,13 +6,14 @@ import signal
 
 import pytest
 
-from conftest import run_module
+from conftest import QUICK, QUICK_TRAINING, run_module
 
-CLASSIFIER = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
-              "checkpoint_every_n_steps=1000", "~logger"]  # 18 batches per epoch; no periodic checkpoint
+pytestmark = pytest.mark.slow  # every test trains in subprocesses
+
+CLASSIFIER = [*QUICK, "checkpoint_every_n_steps=1000"]  # 18 batches per epoch; no periodic checkpoint
 LANGUAGE_MODEL = ["data.seq_len=5", "data.stateful=true", "data.batch_size=4", "data.eval_batch_size=2",
-                  "model.embed_dim=16", "model.hidden_size=16", "trainer.max_epochs=2",
-                  "trainer.enable_progress_bar=false", "checkpoint_every_n_steps=1000", "~logger", "~callbacks.model_summary"]
+                  "model.embed_dim=16", "model.hidden_size=16", *QUICK_TRAINING,
+                  "checkpoint_every_n_steps=1000", "~logger"]
 
 
 def final_metrics(run_dir):

@@ -1,11 +1,13 @@
 import json
 import signal
 
+import pytest
 
-from conftest import run_module
+from conftest import QUICK, QUICK_TRAINING, run_module
 
-TINY = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
-        "checkpoint_every_n_steps=3", "~logger"]
+pytestmark = pytest.mark.slow  # every test trains in subprocesses
+
+TINY = [*QUICK, "checkpoint_every_n_steps=3"]
 
 
 def train_run(run_dir, imdb_dir, *extra, module="rnn_sentiment.train"):
@@ -34,8 +36,8 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, imdb_dir):
 
 def test_killed_bptt_language_model_resumes_exactly(tmp_path, moby_file):
     options = [f"data.path={moby_file}", "data.seq_len=5", "data.stateful=true", "data.batch_size=4",
-               "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16", "trainer.max_epochs=2",
-               "trainer.enable_progress_bar=false", "checkpoint_every_n_steps=20", "~logger"]
+               "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16", *QUICK_TRAINING,
+               "checkpoint_every_n_steps=20", "~logger"]
     straight = run_module("lm.train", f"hydra.run.dir={tmp_path / 'straight'}", *options)
     assert straight.returncode == 0, straight.stderr
     killed = run_module("lm.train", f"hydra.run.dir={tmp_path / 'killed'}", *options,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import QUICK, compose_config, run_module
+from conftest import QUICK, QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.files import write_text_atomically
@@ -43,6 +43,7 @@ def assert_refused(result, marker: Path, file: Path) -> None:
     assert "nothing in it ran" in last and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module, option", [("rnn_sentiment.predict", "text=fine"), ("lm.generate", "seed_text=ship")])
 def test_predict_and_generate_refuse_a_checkpoint_that_would_run_code(tmp_path, module, option):
     marker = tmp_path / "pwned"
@@ -50,6 +51,7 @@ def test_predict_and_generate_refuse_a_checkpoint_that_would_run_code(tmp_path, 
     assert_refused(run_module(module, f"ckpt_path={evil}", option), marker, evil)
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_checkpoint_that_would_run_code_before_the_run_starts(tmp_path, imdb_dir, monkeypatch):
     # torch < 2.6 (allowed by the package's torch range) loads with weights_only=False unless told otherwise
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
@@ -193,6 +195,7 @@ def test_moby_dick_downloads_side_by_side_land_whole_without_the_network(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["moby_dick.txt"]
 
 
+@pytest.mark.slow
 def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_dir, moby_file):
     from rnn_sentiment.training import train
 
@@ -203,7 +206,7 @@ def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_di
     language_model = compose_config("lm", tmp_path / "lm", [
         f"data.path={moby_file}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=16", "model.hidden_size=16",
-        "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK[:3], "~logger",
+        "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK_TRAINING, "~logger",
         "trainer.max_epochs=1"])
     train(language_model)
 
@@ -223,6 +226,7 @@ def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_di
         torch.load(file, weights_only=True)
 
 
+@pytest.mark.slow
 def test_a_parallel_sweep_on_a_cold_cache_gives_both_jobs_the_same_data(tmp_path, imdb_dir):
     sweep, cache = tmp_path / "sweep", tmp_path / "cold-cache"
     result = run_module("rnn_sentiment.train", "-m", "hydra/launcher=local_parallel", "model.hidden_size=8,16",

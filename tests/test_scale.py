@@ -19,6 +19,7 @@ def test_every_experiment_preset_composes(tmp_path, preset):
     assert cfg.trainer.max_epochs >= 1 and cfg.model._target_ and cfg.data._target_
 
 
+@pytest.mark.slow
 def test_cfg_job_and_help_show_the_composed_config():
     job = run_module("rnn_sentiment.train", "experiment=tutorial", "model=conv_lstm", "--cfg", "job")
     assert job.returncode == 0 and "conv_channels: 32" in job.stdout and "batching: fixed" in job.stdout
@@ -27,6 +28,7 @@ def test_cfg_job_and_help_show_the_composed_config():
         assert group in help_text
 
 
+@pytest.mark.slow
 def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
     sweep = tmp_path / "sweep"
     result = run_module("rnn_sentiment.train", "-m", "data.batching=fixed,bucket", f"data.path={imdb_dir}",
@@ -52,6 +54,7 @@ def test_sweep_chart_labels_are_short(override, label):
     assert short_label(override) == label
 
 
+@pytest.mark.slow
 def test_optuna_sweep_runs_two_trials(tmp_path, imdb_dir):
     sweep = tmp_path / "optuna"
     result = run_module("rnn_sentiment.train", "hparams_search=imdb_optuna", "hydra.sweeper.n_trials=2",
@@ -61,6 +64,7 @@ def test_optuna_sweep_runs_two_trials(tmp_path, imdb_dir):
     assert len(list(csv.DictReader(open(sweep / "summary.csv")))) == 2
 
 
+@pytest.mark.slow
 def test_ddp_on_the_cpu_leaves_one_run(tmp_path, imdb_dir):
     outputs = tmp_path / "outputs"
     result = run_module("rnn_sentiment.train", "trainer=ddp_cpu", f"data.path={imdb_dir}",
@@ -75,6 +79,7 @@ def test_ddp_on_the_cpu_leaves_one_run(tmp_path, imdb_dir):
     assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr
 
 
+@pytest.mark.slow
 def test_ddp_in_a_multirun_runs_each_job_once_in_its_own_directory(tmp_path, imdb_dir):
     outputs, sweep = tmp_path / "outputs", tmp_path / "sweep"
     result = run_module("rnn_sentiment.train", "-m", "trainer=ddp_cpu", "data.batching=fixed,bucket",

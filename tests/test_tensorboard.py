@@ -1,10 +1,13 @@
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from conftest import QUICK, compose_config
 from rnn_sentiment.training import train
+
+pytestmark = pytest.mark.slow  # every test trains or reads the session's trained language model
 
 
 def tags_by_plugin(log_dir: Path) -> dict[str, set[str]]:

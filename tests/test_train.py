@@ -19,6 +19,7 @@ def test_tutorial_experiment_composes_to_the_tutorial(tmp_path):
     assert cfg.test_ckpt == "last"  # validation is the test split: test the final weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model, batching", [("elman", "fixed"), ("lstm", "bucket"), ("conv_lstm", "bucket")]
 )
@@ -44,6 +45,7 @@ def trained_checkpoint(tmp_path, imdb_dir):
     return tmp_path / "run" / "checkpoints" / "last.ckpt"
 
 
+@pytest.mark.slow
 def test_predict_from_checkpoint_alone_matches_the_live_module(trained_checkpoint, tmp_path):
     texts = ["A superb film, really!", "The plot was dreadful and boring."]
     module = load_module(str(trained_checkpoint), SentimentClassifier, "sentiment")
@@ -67,6 +69,7 @@ def test_predict_from_checkpoint_alone_matches_the_live_module(trained_checkpoin
     torch.testing.assert_close(live.predict_proba(texts), expected)
 
 
+@pytest.mark.slow
 def test_predict_errors(trained_checkpoint, tmp_path):
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(trained_checkpoint.read_bytes()[:1000])
