@@ -139,8 +139,9 @@ class KneserNeyTrigram:
         lower = self.unigram[word]
         total = self.bigram_history_total[previous]
         numerator = _lookup(self.bigrams, self.bigram_numerator, previous * self.vocab_size + word)
+        mass = self.bigram_history_mass[previous]
         seen = total > 0
-        return np.where(seen, (numerator + self.bigram_history_mass[previous] * lower) / np.where(seen, total, 1), lower)
+        return np.where(seen, (numerator + mass * lower) / np.where(seen, total, 1), lower)
 
     def probability(self, before_previous: np.ndarray, previous: np.ndarray, word: np.ndarray) -> np.ndarray:
         """P₃(word|before_previous previous), elementwise over equal-length id arrays."""
@@ -155,7 +156,7 @@ class KneserNeyTrigram:
         return np.where(seen, (numerator + mass * lower) / np.where(seen, total, 1), lower)
 
     def perplexity(self, test: np.ndarray) -> float:
-        """Over test[1:], as the other baselines and the LSTM: test[1] given test[0] alone, then two words of history."""
+        """Over test[1:], as the other baselines and the LSTM: test[1] given test[0] alone, then two words back."""
         test = np.asarray(test, dtype=np.int64)
         first = self.bigram_probability(test[:1], test[1:2])
         rest = self.probability(test[:-2], test[1:-1], test[2:])

@@ -4,6 +4,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from functools import cache
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -72,7 +73,7 @@ def reference_model(train: list[int], vocab_size: int):
     """Interpolated modified Kneser-Ney trigram with dicts, written from the formulas: P(w | u, v) or P(w | None, v)."""
     trigrams = Counter(zip(train, train[1:], train[2:]))
     bigram_continuations = Counter((v, w) for _, v, w in trigrams)
-    unigram_continuations = Counter(w for _, w in set(zip(train, train[1:])))
+    unigram_continuations = Counter(w for _, w in set(pairwise(train)))
 
     def discounts(counts: Counter) -> dict:
         n = Counter(counts.values())
