@@ -31,13 +31,12 @@ def layer_groups(net: nn.Module) -> list[list[nn.Parameter]]:
     for name, parameter in net.named_parameters():
         if name.startswith("head."):
             continue
-        found = re.search(r"_l(\d+)$", name) if name.startswith("rnn.") else None
-        if name.startswith("rnn.") and found is None:
-            found = re.search(r"layers\.(\d+)\.", name)  # a bidirectional RNN's one-layer RNNs
+        # `rnn.weight_ih_l1`, or `rnn.forward_layers.1.weight_ih_l0` in a bidirectional RNN
+        found = re.match(r"rnn\.(?:\w+_layers\.(\d+)\.\w+|\w+_l(\d+))$", name)
         if found is None:
             bottom.append(parameter)
         else:
-            by_layer.setdefault(int(found.group(1)), []).append(parameter)
+            by_layer.setdefault(int(found[1] or found[2]), []).append(parameter)
     return [head, *(by_layer[depth] for depth in sorted(by_layer, reverse=True)), bottom]
 
 
