@@ -255,9 +255,9 @@ class LanguageModelDataModule(TextDataModule):
         return download
 
     def _given_splits(self) -> dict[str, Part]:
-        """The splits the source provides: at least `train`."""
+        """The splits the source provides (without the texts of `exclude_texts_of`): at least `train`."""
         if len(self.files) == 1 and self.files[0].is_dir() and (found := split_files(self.files[0])):
-            return {name: file_part(file, self.text_column) for name, file in found.items()}
+            return {name: self._excluding(file_part(file, self.text_column)) for name, file in found.items()}
         if self.files:
             files = self._text_files()
             if not files:
@@ -265,7 +265,7 @@ class LanguageModelDataModule(TextDataModule):
                     f"data.path={self.files[0]}: no .txt files and no train.* file; give a text file, "
                     "a folder of .txt files, or a folder with train.txt, valid.txt and test.txt"
                 )
-            parts = [file_part(file, self.text_column) for file in files]
+            parts = [self._excluding(file_part(file, self.text_column)) for file in files]
             where = ", ".join(part.where for part in parts)
             return {"train": Part(where, lambda: chain.from_iterable(part.chunks() for part in parts))}
         if self.hub_dataset:
@@ -280,10 +280,11 @@ class LanguageModelDataModule(TextDataModule):
                 if hub_name in found:
                     table, where = found[hub_name]
                     read = functools.partial(sources.text_batches_of, table, self.text_column, where)
-                    parts[name] = Part(where, read)
+                    parts[name] = self._excluding(Part(where, read))
             return parts
-        return {"train": file_part(self._moby_dick(), self.text_column)}
+        return {"train": self._excluding(file_part(self._moby_dick(), self.text_column))}
 
+    @functools.cache  # read once per DataModule
     def _excluded_texts(self) -> frozenset[str]:
         """The texts of `exclude_texts_of` (e.g. a classifier's test reviews, which pretraining must not read)."""
         texts = set()
@@ -292,15 +293,18 @@ class LanguageModelDataModule(TextDataModule):
                 texts.update(chunk)
         return frozenset(texts)
 
+    def _excluding(self, part: Part) -> Part:
+        """`part` without the texts of `exclude_texts_of`; logs how many it held."""
+        if not self.excluded_files:
+            return part
+        excluded = self._excluded_texts()
+        dropped = sum(line in excluded for chunk in part.chunks() for line in chunk)
+        log.info("data.exclude_texts_of: dropped %d texts of %s", dropped, part.where)
+        return without_texts(part, excluded)
+
     def _splits(self) -> dict[str, Part]:
-        """Every split: the given ones as they are (without the excluded texts), the missing ones
-        cut from the end of train."""
+        """Every split: the given ones as they are, the missing ones cut from the end of train."""
         parts = self._given_splits()
-        if self.excluded_files:
-            excluded = self._excluded_texts()
-            dropped = sum(line in excluded for part in parts.values() for chunk in part.chunks() for line in chunk)
-            log.info("data.exclude_texts_of: dropped %d texts equal to one of its %d", dropped, len(excluded))
-            parts = {name: without_texts(part, excluded) for name, part in parts.items()}
         carved = ["train", *(name for name in SPLITS if name not in parts)]
         if len(carved) > 1:
             fractions = [self.split_fractions[SPLITS.index(name)] for name in carved]
