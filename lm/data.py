@@ -1,6 +1,7 @@
 """The language-model DataModule: train/val/test text as one id array each, served as pairs or BPTT windows."""
 
 import functools
+import logging
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.files import open_atomically
 from rnn_sentiment.text import WordTokenizer
 
+log = logging.getLogger(__name__)
 MOBY_DICK_URL = "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"
 SPLITS = ("train", "val", "test")
 HUB_SPLITS = {"train": "train", "val": "validation", "test": "test"}
@@ -69,6 +71,16 @@ def file_part(file: Path, text_column: str) -> Part:
         return Part(str(file), functools.partial(text_file_chunks, file))
     table, where = sources.load_splits(file, "")["train"]  # a single file loads as one split
     return Part(where, functools.partial(sources.text_batches_of, table, text_column, where))
+
+
+def without_texts(part: Part, excluded: frozenset[str]) -> Part:
+    """`part` without the lines (a table's cells) equal to one of `excluded`."""
+
+    def read() -> Iterator[list[str]]:
+        for chunk in part.read():
+            yield [line for line in chunk if line not in excluded]
+
+    return Part(part.where, read, part.start, part.stop)
 
 
 def carve(part: Part, fractions: Sequence[float]) -> list[Part]:
@@ -184,6 +196,7 @@ class LanguageModelDataModule(TextDataModule):
         batch_size: int = 64,
         eval_batch_size: int | None = None,
         split_fractions: tuple[float, float, float] = (0.9, 0.05, 0.05),
+        exclude_texts_of: str | list[str] | None = None,
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str | None = None,
@@ -205,6 +218,8 @@ class LanguageModelDataModule(TextDataModule):
         self.stateful = stateful
         self.eval_batch_size = eval_batch_size or batch_size
         self.split_fractions = tuple(split_fractions)
+        excluded = [exclude_texts_of] if isinstance(exclude_texts_of, str) else list(exclude_texts_of or [])
+        self.excluded_files = [sources.resolve(p, "data.exclude_texts_of") for p in excluded]
         self.ids: dict[str, torch.Tensor] = {}
 
     def _text_files(self) -> list[Path]:
@@ -221,6 +236,7 @@ class LanguageModelDataModule(TextDataModule):
             "text_column": self.text_column,
             "num_words": self.num_words,
             "split": self.split_fractions,
+            "excluded": [sources.fingerprint(f, "") for f in self.excluded_files],
         }
 
     def _moby_dick(self) -> Path:
@@ -239,9 +255,9 @@ class LanguageModelDataModule(TextDataModule):
         return download
 
     def _given_splits(self) -> dict[str, Part]:
-        """The splits the source provides: at least `train`."""
+        """The splits the source provides (without the texts of `exclude_texts_of`): at least `train`."""
         if len(self.files) == 1 and self.files[0].is_dir() and (found := split_files(self.files[0])):
-            return {name: file_part(file, self.text_column) for name, file in found.items()}
+            return {name: self._excluding(file_part(file, self.text_column)) for name, file in found.items()}
         if self.files:
             files = self._text_files()
             if not files:
@@ -249,7 +265,7 @@ class LanguageModelDataModule(TextDataModule):
                     f"data.path={self.files[0]}: no .txt files and no train.* file; give a text file, "
                     "a folder of .txt files, or a folder with train.txt, valid.txt and test.txt"
                 )
-            parts = [file_part(file, self.text_column) for file in files]
+            parts = [self._excluding(file_part(file, self.text_column)) for file in files]
             where = ", ".join(part.where for part in parts)
             return {"train": Part(where, lambda: chain.from_iterable(part.chunks() for part in parts))}
         if self.hub_dataset:
@@ -264,9 +280,27 @@ class LanguageModelDataModule(TextDataModule):
                 if hub_name in found:
                     table, where = found[hub_name]
                     read = functools.partial(sources.text_batches_of, table, self.text_column, where)
-                    parts[name] = Part(where, read)
+                    parts[name] = self._excluding(Part(where, read))
             return parts
-        return {"train": file_part(self._moby_dick(), self.text_column)}
+        return {"train": self._excluding(file_part(self._moby_dick(), self.text_column))}
+
+    @functools.cache  # read once per DataModule
+    def _excluded_texts(self) -> frozenset[str]:
+        """The texts of `exclude_texts_of` (e.g. a classifier's test reviews, which pretraining must not read)."""
+        texts = set()
+        for file in self.excluded_files:
+            for chunk in file_part(file, self.text_column).read():
+                texts.update(chunk)
+        return frozenset(texts)
+
+    def _excluding(self, part: Part) -> Part:
+        """`part` without the texts of `exclude_texts_of`; logs how many it held."""
+        if not self.excluded_files:
+            return part
+        excluded = self._excluded_texts()
+        dropped = sum(line in excluded for chunk in part.chunks() for line in chunk)
+        log.info("data.exclude_texts_of: dropped %d texts of %s", dropped, part.where)
+        return without_texts(part, excluded)
 
     def _splits(self) -> dict[str, Part]:
         """Every split: the given ones as they are, the missing ones cut from the end of train."""

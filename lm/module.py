@@ -3,7 +3,6 @@
 import torch
 from lightning import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
-from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
 from lm.model import WordLSTM
@@ -21,6 +20,10 @@ class LanguageModel(LightningModule):
         num_layers: int = 1,
         dropout: float = 0.0,
         tie_weights: bool = False,
+        embed_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
+        locked_dropout: bool = False,
+        adaptive_cutoffs: list[int] | None = None,
         lr: float = 0.005,
         weight_decay: float = 0.0,
         lr_decay: float = 1.0,
@@ -30,8 +33,12 @@ class LanguageModel(LightningModule):
         num_logged_samples: int = 3,
     ):
         super().__init__()
+        adaptive_cutoffs = list(adaptive_cutoffs) if adaptive_cutoffs else None  # plain, as checkpoints keep it
         self.save_hyperparameters()
-        self.net = WordLSTM(vocab_size, embed_dim, hidden_size, num_layers, dropout, tie_weights)
+        self.net = WordLSTM(
+            vocab_size, embed_dim, hidden_size, num_layers, dropout, tie_weights,
+            embed_dropout, weight_dropout, locked_dropout, adaptive_cutoffs,
+        )
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
         self.preprocessing: dict | None = None
@@ -57,17 +64,17 @@ class LanguageModel(LightningModule):
 
     def on_fit_start(self) -> None:
         total = sum(p.numel() for p in self.net.parameters())
-        extra = 4 * self.net.lstm.hidden_size * self.net.lstm.num_layers
+        extra = sum(4 * layer.hidden_size for layer in self.net.layers)
         rank_zero_info(f"language model: {total:,} parameters ({total - extra:,} as Keras counts them)")
 
     def _loss(self, batch: dict, stage: str) -> torch.Tensor:
         # With carry_state the batches are consecutive windows of the same streams
         # (truncated BPTT): the state flows on, gradients stop at the window edge.
         state = self._carried[stage] if self.hparams.carry_state else None
-        logits, state = self(batch["tokens"], state)
+        loss, state = self.net.loss(batch["tokens"], batch["targets"], state)
         if self.hparams.carry_state:
             self._carried[stage] = tuple(s.detach() for s in state)
-        return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
+        return loss
 
     def on_train_epoch_start(self) -> None:  # not called when resuming mid-epoch
         self._carried["train"] = None

@@ -26,29 +26,30 @@ class DamagedFileError(UserInputError):
     """The file is not a readable torch file: truncated, corrupt, or something else."""
 
 
-def load_plain(path: Path) -> Any:
-    """`torch.load(path, weights_only=True)` onto the CPU, with one-line errors naming the file."""
+def load_plain(path: Path, option: str = "ckpt_path") -> Any:
+    """`torch.load(path, weights_only=True)` onto the CPU, with one-line errors naming the file
+    as the `option` that gave it."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL ([\w.]+)", str(error))
         needs = found.group(1) if found else "objects beyond tensors, dicts, lists, strings and numbers"
         raise UnsafeFileError(
-            f"ckpt_path={path}: not a safe checkpoint: it needs {needs} to load, and loading such objects can run "
+            f"{option}={path}: not a safe checkpoint: it needs {needs} to load, and loading such objects can run "
             "code, so it was refused and nothing in it ran; use a checkpoint written by rnn-lightning (checkpoints/*.ckpt of a "
             "run), or, if you trust its source, re-save its plain contents (tensors, dicts, strings, numbers)"
         ) from None
     except Exception as error:
         raise DamagedFileError(
-            f"ckpt_path={path}: cannot be read as a checkpoint ({type(error).__name__}); "
+            f"{option}={path}: cannot be read as a checkpoint ({type(error).__name__}); "
             "the file is truncated or corrupt: use another one, e.g. checkpoints/last.ckpt of the run"
         ) from None
 
 
-def existing_checkpoint(ckpt_path: str) -> Path:
+def existing_checkpoint(ckpt_path: str, option: str = "ckpt_path") -> Path:
     path = Path(ckpt_path).expanduser().resolve()
     if not path.is_file():
-        raise UserInputError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")
+        raise UserInputError(f"{option}={ckpt_path}: no such checkpoint file ({path})")
     return path
 
 
@@ -65,7 +66,10 @@ def load_module(ckpt_path: str | None, module_class, task: str):
         raise UserInputError(
             f"ckpt_path={ckpt_path}: is a {found} checkpoint, not a {task} one; use {ENTRY_POINTS.get(found)} with it"
         )
-    module = module_class(**checkpoint["hyper_parameters"])
+    hyper_parameters = dict(checkpoint["hyper_parameters"])
+    if hyper_parameters.get("encoder_ckpt"):  # its weights are in this checkpoint: the encoder file is not read
+        hyper_parameters["encoder_ckpt"] = None
+    module = module_class(**hyper_parameters)
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     return module.eval()

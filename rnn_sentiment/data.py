@@ -15,6 +15,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from rnn_sentiment import cache, sources
+from rnn_sentiment.checkpoints import existing_checkpoint
+from rnn_sentiment.encoder import language_model_tokenizer
 from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.text import WordTokenizer, check_max_len, check_num_words, check_side, pad_ragged
 
@@ -270,8 +272,10 @@ class SentimentDataModule(TextDataModule):
         seed: int = 42,
         cache_dir: str | None = None,
         by_length: bool | None = None,
+        tokenizer_from: str | None = None,
     ):
         super().__init__(num_words, batch_size, num_workers, seed, cache_dir)
+        self.tokenizer_from = tokenizer_from and existing_checkpoint(tokenizer_from, "data.tokenizer_from")
         self.layout = Layout(max_len, padding, truncating, batching)
         self.by_length = batching == "bucket" if by_length is None else by_length
         for option, value in (("data.val_fraction", val_fraction), ("data.test_fraction", test_fraction)):
@@ -294,6 +298,7 @@ class SentimentDataModule(TextDataModule):
             "columns": [self.text_column, self.label_column],
             "num_words": self.num_words,
             "split": [self.val_fraction, self.val_on_test, self.test_fraction, self.seed],
+            "tokenizer_from": self.tokenizer_from and sources.fingerprint(self.tokenizer_from, ""),
         }
 
     def _carve(self, texts: list[str], labels: np.ndarray, fraction: float):
@@ -334,7 +339,10 @@ class SentimentDataModule(TextDataModule):
 
     def build(self) -> dict:
         splits, label_names = self.read_splits()
-        tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
+        if self.tokenizer_from:
+            tokenizer = language_model_tokenizer(str(self.tokenizer_from))
+        else:
+            tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
         state = {"tokenizer": tokenizer.to_json(), "label_names": label_names}
         for name, (texts, labels) in splits.items():
             flat, lengths = encode_with_progress(tokenizer, texts, desc=f"tokenizing {name}")

@@ -8,7 +8,7 @@ from rnn_sentiment.errors import UserInputError
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("keras", "keras_exact", "torch")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-POOLINGS = ("last", "max", "mean")
+POOLINGS = ("last", "max", "mean", "concat")
 
 
 def reverse_texts(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -54,8 +54,11 @@ class RecurrentClassifier(nn.Module):
     tutorial's pre-padded setting); with lengths they are post-padded and padding
     never reaches the result. `pooling` sums the RNN's outputs up for the head:
     `last` (the tutorial: the state after the last real token, and for a
-    bidirectional RNN the backward state after the first), or `max`/`mean`
-    over the real steps.
+    bidirectional RNN the backward state after the first), `max`/`mean`
+    over the real steps, or `concat`: last, max and mean side by side (ULMFiT's).
+    `bptt` > 0 runs the RNN over windows of that many steps, the state carried
+    from one to the next without gradient (truncated backpropagation through
+    long texts); the outputs are the same.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class RecurrentClassifier(nn.Module):
         keras_padding_embedding: bool = False,
         single_bias: bool = False,
         fast_padding: bool = True,
+        bptt: int = 0,
     ):
         super().__init__()
         if cell not in CELLS:
@@ -89,6 +93,9 @@ class RecurrentClassifier(nn.Module):
         self.num_layers = num_layers
         self.directions = 2 if bidirectional else 1
         self.fast_padding = fast_padding
+        if bptt < 0 or (bptt and bidirectional):
+            raise UserInputError(f"model.bptt={bptt} must be 0 (off), or positive with a unidirectional RNN")
+        self.bptt = bptt
         # Keras' tutorial Embedding has no mask: id 0 is a trained vector like any other.
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=None if keras_padding_embedding else 0)
         self.conv = None
@@ -109,7 +116,7 @@ class RecurrentClassifier(nn.Module):
                 dropout=dropout if num_layers > 1 else 0.0,
             )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * self.directions, 1)
+        self.head = nn.Linear(hidden_size * self.directions * (3 if pooling == "concat" else 1), 1)
         if init != "torch":
             self.keras_init(whole_recurrent_matrix=init == "keras_exact")
         if single_bias:
@@ -174,8 +181,20 @@ class RecurrentClassifier(nn.Module):
         else:
             # Outputs before a text's end never see its padding, so reading them
             # is exact and keeps the fast non-packed kernels.
-            outputs, _ = self.rnn(x)
+            outputs = self.run_rnn(x)
         return self.head(self.dropout(self.pool(outputs, lengths))).squeeze(-1)
+
+    def run_rnn(self, x: torch.Tensor, state=None) -> torch.Tensor:
+        """The unidirectional RNN's outputs (batch, steps, hidden) over `x` (batch, steps, features),
+        a `bptt` window at a time when set."""
+        if not self.bptt:
+            return self.rnn(x, state)[0]
+        outputs = []
+        for window in x.split(self.bptt, dim=1):
+            output, state = self.rnn(window, state)
+            outputs.append(output)
+            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        return torch.cat(outputs, dim=1)
 
     def reads_padding_once(self) -> bool:
         """Whether `skip_shared_padding` is exact: one direction, and no dropout between layers
@@ -218,7 +237,7 @@ class RecurrentClassifier(nn.Module):
             rest = self.conv_block(self.embedding(tokens[:, skip - early :]))[:, early // window :]
         prefix_outputs, state = self.rnn(prefix)
         widen = lambda part: part.expand(-1, batch, -1).contiguous()  # noqa: E731
-        outputs, _ = self.rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))
+        outputs = self.run_rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))
         if self.pooling == "last":
             return outputs
         return torch.cat([prefix_outputs.expand(batch, -1, -1), outputs], dim=1)
@@ -228,14 +247,20 @@ class RecurrentClassifier(nn.Module):
         return self.conv(x.transpose(1, 2)).transpose(1, 2)
 
     def pool(self, outputs: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """(batch, steps, hidden·directions) outputs → (batch, hidden·directions), ×3 for `concat`."""
+        if self.pooling == "concat":
+            return torch.cat([self.pool_as(kind, outputs, lengths) for kind in ("last", "max", "mean")], dim=1)
+        return self.pool_as(self.pooling, outputs, lengths)
+
+    def pool_as(self, pooling: str, outputs: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         batch, steps, _ = outputs.shape
         ends = torch.full((batch,), steps, device=outputs.device) if lengths is None else lengths.to(outputs.device)
-        if self.pooling == "last":
+        if pooling == "last":
             last = outputs[torch.arange(batch, device=outputs.device), ends - 1]
             if self.directions == 1:
                 return last
             return torch.cat([last[:, : self.hidden_size], outputs[:, 0, self.hidden_size :]], dim=1)
         real = (torch.arange(steps, device=outputs.device) < ends.unsqueeze(1)).unsqueeze(-1)
-        if self.pooling == "max":
+        if pooling == "max":
             return outputs.masked_fill(~real, float("-inf")).amax(dim=1)
         return (outputs * real).sum(dim=1) / ends.unsqueeze(1).to(outputs.dtype)

@@ -8,7 +8,9 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from rnn_sentiment.data import Layout
 from rnn_sentiment.distributed import gather_uneven
+from rnn_sentiment.encoder import load_encoder
 from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy
 from rnn_sentiment.models import RecurrentClassifier
 from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
@@ -38,6 +40,12 @@ class SentimentClassifier(LightningModule):
         loss: str = "logits",
         adam: str = "torch",
         adam_eps: float = 1e-8,
+        bptt: int = 0,
+        encoder_ckpt: str | None = None,
+        lr_layer_decay: float = 1.0,
+        gradual_unfreezing: bool = False,
+        schedule: str = "constant",
+        warmup_fraction: float = 0.1,
     ):
         super().__init__()
         if loss not in LOSSES:
@@ -46,12 +54,17 @@ class SentimentClassifier(LightningModule):
             raise UserInputError(f"model.adam={adam!r} is unknown; use one of {', '.join(ADAMS)}")
         if not adam_eps > 0:
             raise UserInputError(f"model.adam_eps={adam_eps} must be positive")
+        check_fine_tuning_options(lr_layer_decay, schedule, warmup_fraction)
         self.save_hyperparameters()
         self.net = RecurrentClassifier(
             vocab_size, cell, embed_dim, hidden_size, num_layers, bidirectional, dropout,
             conv_channels, conv_kernel, pool_size, init, pooling,
             keras_padding_embedding=keras_padding_embedding, single_bias=single_bias, fast_padding=fast_padding,
+            bptt=bptt,
         )
+        if encoder_ckpt:
+            load_encoder(self.net, encoder_ckpt)
+        self._unfrozen_groups = 0
         self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
         eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
         self.val_metrics = eval_metrics.clone(prefix="val/")
@@ -134,12 +147,39 @@ class SentimentClassifier(LightningModule):
         if writer is not None:
             log_embeddings(writer, self.net.embedding.weight, self.tokenizer, self.global_step)
 
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        if self.hparams.gradual_unfreezing:
+            self._unfreeze(self.current_epoch + 1)
+
+    def _unfreeze(self, groups: int) -> None:
+        """Train only the top `groups` layer groups (head first, embedding last); checked every
+        batch, so a run resumed mid-epoch trains exactly what it trained before."""
+        if groups == self._unfrozen_groups:
+            return
+        for depth, group in enumerate(layer_groups(self.net)):
+            for parameter in group:
+                if parameter not in self._fixed:
+                    parameter.requires_grad_(depth < groups)
+        self._unfrozen_groups = groups
+
     def configure_optimizers(self):
-        trained = [p for p in self.parameters() if p.requires_grad]  # not a bias fixed by single_bias
         hp = self.hparams
+        self._fixed = {p for p in self.parameters() if not p.requires_grad}  # a bias fixed by single_bias
+        groups = [{"params": [p for p in self.parameters() if p not in self._fixed]}]
+        if hp.lr_layer_decay > 1:  # learning rates shrinking from the head down to the embedding
+            groups = [
+                {"params": [p for p in group if p not in self._fixed], "lr": hp.lr / hp.lr_layer_decay**depth}
+                for depth, group in enumerate(layer_groups(self.net))
+            ]
         if hp.adam == "keras":
-            return KerasAdam(trained, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
-        return torch.optim.Adam(trained, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay, fused=True)
+            optimizer = KerasAdam(groups, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(groups, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay, fused=True)
+        if hp.schedule == "constant":
+            return optimizer
+        factor = slanted_triangular(self.trainer.estimated_stepping_batches, hp.warmup_fraction)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         """Positive-class probability (B,) float32 of a batch laid out as in training: `tokens` (B, T),

@@ -1,0 +1,124 @@
+"""Starting the classifier from a pretrained language model (`model.encoder_ckpt=`).
+
+The language model's embedding and LSTM layers become the classifier's; its tokenizer becomes the
+classifier's (`data.tokenizer_from`), so both read the same ids. The classifier's cell and sizes
+follow the checkpoint: a `model=` preset's own sizes give way, and a size set on the command line
+that differs from the checkpoint's is an error.
+"""
+
+import logging
+import re
+
+import torch
+import yaml
+from omegaconf import DictConfig, open_dict
+from torch import nn
+
+from rnn_sentiment.checkpoints import existing_checkpoint, load_plain
+from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.text import WordTokenizer
+
+log = logging.getLogger(__name__)
+NETWORK_SIZES = ("vocab_size", "embed_dim", "hidden_size", "num_layers")
+
+
+def read_language_model(path: str) -> dict:
+    """The checkpoint of an rnn-lightning language model, read without running code from it."""
+    checkpoint = load_plain(existing_checkpoint(path, "model.encoder_ckpt"), "model.encoder_ckpt")
+    preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
+    if not preprocessing or preprocessing.get("task") != "lm" or "hyper_parameters" not in checkpoint:
+        found = preprocessing.get("task") if preprocessing else "not an rnn-lightning"
+        raise UserInputError(
+            f"model.encoder_ckpt={path}: is a {found} checkpoint, not a language model's; use a checkpoint of "
+            "python -m lm.train (e.g. experiment=imdb_lm), checkpoints/last.ckpt of its run"
+        )
+    return checkpoint
+
+
+def encoder_settings(checkpoint: dict) -> dict:
+    """The classifier settings that the language model fixes, as `group.key: value`."""
+    hp = checkpoint["hyper_parameters"]
+    return {
+        "model.cell": "lstm",
+        "model.embed_dim": hp["embed_dim"],
+        "model.hidden_size": hp["hidden_size"],
+        "model.num_layers": hp["num_layers"],
+        "model.bidirectional": False,
+        "model.conv_channels": 0,
+        "data.num_words": hp["vocab_size"],
+    }
+
+
+def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> None:
+    """Give `cfg` the cell, sizes and tokenizer of `cfg.model.encoder_ckpt` (nothing when unset).
+
+    `overrides` are the command line's `key=value`s: one that sets a fixed setting to another
+    value is a one-line error, since the pretrained weights could not fit it.
+    """
+    path = cfg.model.get("encoder_ckpt")
+    if not path:
+        return
+    checkpoint = read_language_model(path)
+    given = {}
+    for override in overrides:
+        key, _, value = override.lstrip("+").partition("=")
+        given[key] = value
+    settings = {**encoder_settings(checkpoint), "data.tokenizer_from": path}
+    for key, value in settings.items():
+        if key in given and yaml.safe_load(given[key]) != value:
+            raise UserInputError(
+                f"{key}={given[key]} conflicts with model.encoder_ckpt={path}, whose language model has "
+                f"{key.split('.')[-1]}={value}; drop {key} (the checkpoint sets it) or use another checkpoint"
+            )
+    changed = []
+    with open_dict(cfg):
+        for key, value in settings.items():
+            group, name = key.split(".")
+            if cfg[group].get(name) != value:
+                changed.append(f"{key}={value}")
+                cfg[group][name] = value
+    log.info("model.encoder_ckpt=%s sets %s", path, " ".join(changed) or "nothing new")
+
+
+def language_model_tokenizer(path: str) -> WordTokenizer:
+    """The tokenizer saved in a language model's (or a classifier's) checkpoint."""
+    checkpoint = load_plain(existing_checkpoint(path, "data.tokenizer_from"), "data.tokenizer_from")
+    preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
+    if not preprocessing or "tokenizer" not in preprocessing:
+        raise UserInputError(f"data.tokenizer_from={path}: not an rnn-lightning checkpoint (no tokenizer inside)")
+    return WordTokenizer.from_json(preprocessing["tokenizer"])
+
+
+@torch.no_grad()
+def load_encoder(net: nn.Module, path: str) -> None:
+    """Copy the language model's embedding and LSTM layers into the classifier `net`
+    (a `RecurrentClassifier` with a unidirectional LSTM and no convolution, of the same sizes)."""
+    checkpoint = read_language_model(path)
+    hp = checkpoint["hyper_parameters"]
+    if net.cell != "lstm" or net.directions != 1 or net.conv is not None:
+        raise UserInputError(
+            f"model.encoder_ckpt={path}: the language model is a unidirectional LSTM without convolution; "
+            "set model.cell=lstm model.bidirectional=false model.conv_channels=0"
+        )
+    ours = {"vocab_size": net.embedding.num_embeddings, "embed_dim": net.embedding.embedding_dim,
+            "hidden_size": net.hidden_size, "num_layers": net.num_layers}
+    for size in NETWORK_SIZES:
+        if ours[size] != hp[size]:
+            fix = ("leave data.num_words unset, so the tokenizer comes from the checkpoint" if size == "vocab_size"
+                   else f"set model.{size}={hp[size]} or leave it unset")
+            raise UserInputError(
+                f"model.encoder_ckpt={path}: its {size} is {hp[size]}, the classifier's {ours[size]}; {fix}"
+            )
+    copied = 0
+    for key, value in checkpoint["state_dict"].items():
+        # `net.layers.1.weight_hh_l0`, or `net.lstm.weight_hh_l1` in checkpoints of one multi-layer LSTM
+        found = re.fullmatch(r"net\.(?:layers\.(\d+)\.(\w+)_l0|lstm\.(\w+)_l(\d+))", key)
+        if found:
+            depth, name = (found[1], found[2]) if found[1] is not None else (found[4], found[3])
+            getattr(net.rnn, f"{name}_l{depth}").copy_(value)
+            copied += 1
+    net.embedding.weight.copy_(checkpoint["state_dict"]["net.embedding.weight"])
+    if net.embedding.padding_idx is not None:
+        net.embedding.weight[net.embedding.padding_idx].zero_()
+    if copied != 4 * net.num_layers:
+        raise UserInputError(f"model.encoder_ckpt={path}: holds {copied} LSTM tensors, not {4 * net.num_layers}")

@@ -1,0 +1,255 @@
+"""The two-stage recipe: a language model pretrained on review text, then the classifier fine-tuned from it."""
+
+import json
+
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+from conftest import QUICK_TRAINING, compose_config, run_module, sentiment_frame
+from torch import nn
+
+from lm.data import LanguageModelDataModule
+from lm.module import LanguageModel
+from rnn_sentiment.data import SentimentDataModule
+from rnn_sentiment.encoder import with_encoder_settings
+from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.text import WordTokenizer
+
+SIZES = {"embed_dim": 12, "hidden_size": 16, "num_layers": 2}
+
+
+def save_language_model(path, texts, old_layout=False, **options):
+    """A language-model checkpoint as `lm.train` writes it (state dict, hyperparameters, preprocessing);
+    `old_layout`: the weights of one multi-layer `lstm`, as checkpoints before the AWD options held them."""
+    tokenizer = WordTokenizer.fit(texts, 40)
+    module = LanguageModel(tokenizer.vocab_size, **{**SIZES, **options})
+    state = module.state_dict()
+    if old_layout:
+        state = {
+            (f"net.lstm.{key.split('.')[3].removesuffix('_l0')}_l{key.split('.')[2]}" if ".layers." in key else key): v
+            for key, v in state.items()
+        }
+    torch.save({"state_dict": state, "hyper_parameters": dict(module.hparams),
+                "preprocessing": {"task": "lm", "tokenizer": tokenizer.to_json()}}, path)
+    return module, tokenizer
+
+
+@pytest.fixture
+def reviews():
+    return sentiment_frame(60, seed=5).text.tolist()
+
+
+@pytest.mark.parametrize("old_layout", [False, True])
+def test_encoder_weights_equal_the_language_model_after_loading(tmp_path, reviews, old_layout):
+    language_model, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews, old_layout,
+                                                    adaptive_cutoffs=[5, 10])
+    classifier = SentimentClassifier(tokenizer.vocab_size, **SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt")).net
+    torch.testing.assert_close(classifier.embedding.weight[1:], language_model.net.embedding.weight[1:], rtol=0, atol=0)
+    assert classifier.embedding.weight[0].abs().sum() == 0  # the padding row stays zero
+    for depth, layer in enumerate(language_model.net.layers):
+        for name, value in layer.named_parameters():
+            torch.testing.assert_close(getattr(classifier.rnn, name.replace("_l0", f"_l{depth}")), value, rtol=0, atol=0)
+
+
+def test_vocabulary_mismatch_is_a_one_line_error(tmp_path, reviews):
+    _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
+    with pytest.raises(UserInputError) as error:
+        SentimentClassifier(tokenizer.vocab_size + 7, **SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt"))
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"vocab_size is {tokenizer.vocab_size}, the classifier's {tokenizer.vocab_size + 7}" in message
+    assert "data.num_words unset" in message
+
+
+def test_a_classifier_checkpoint_is_refused_as_encoder(tmp_path, reviews):
+    torch.save({"state_dict": {}, "hyper_parameters": {}, "preprocessing": {"task": "sentiment"}}, tmp_path / "c.ckpt")
+    with pytest.raises(UserInputError, match=r"model.encoder_ckpt=.*is a sentiment checkpoint, not a language model"):
+        SentimentClassifier(40, **SIZES, encoder_ckpt=str(tmp_path / "c.ckpt"))
+
+
+def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path, reviews, imdb_dir):
+    _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
+    encoder = f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}"
+    cfg = compose_config("train", tmp_path, ["model=conv_lstm", encoder, f"data.path={imdb_dir}"])
+    with_encoder_settings(cfg, ["model=conv_lstm", encoder])
+    assert (cfg.model.cell, cfg.model.conv_channels, cfg.model.bidirectional) == ("lstm", 0, False)
+    assert {key: cfg.model[key] for key in SIZES} == SIZES
+    assert cfg.data.num_words == tokenizer.vocab_size
+
+    datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=cfg.data.tokenizer_from, max_len=40)
+    datamodule.setup("fit")
+    assert datamodule.tokenizer.to_json() == tokenizer.to_json()  # not one fitted on the classifier's reviews
+
+
+@pytest.mark.parametrize(("given", "fine"), [("model.hidden_size=64", False), ("model.hidden_size=16", True),
+                                             ("+model.cell=rnn", False), ("data.num_words=5000", False)])
+def test_a_size_given_explicitly_must_agree_with_the_checkpoint(tmp_path, reviews, given, fine):
+    save_language_model(tmp_path / "lm.ckpt", reviews)
+    encoder = f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}"
+    cfg = compose_config("train", tmp_path, [encoder, given.lstrip("+")])
+    if fine:
+        with_encoder_settings(cfg, [encoder, given])
+        return
+    with pytest.raises(UserInputError) as error:
+        with_encoder_settings(cfg, [encoder, given])
+    key, value = given.lstrip("+").split("=")
+    assert str(error.value).startswith(f"{key}={value} conflicts with model.encoder_ckpt=")
+    assert "\n" not in str(error.value)
+
+
+def test_language_model_text_drops_texts_equal_to_excluded_ones(tmp_path):
+    test_reviews = sentiment_frame(30, seed=2)
+    test_reviews.loc[:2, "text"] = ["zebra okapi quagga " + text for text in test_reviews.text[:3]]
+    test_reviews.to_parquet(tmp_path / "test.parquet")
+    unlabelled = pd.concat([test_reviews[["text"]].iloc[:3], sentiment_frame(200, seed=3)[["text"]]])
+    unlabelled.to_parquet(tmp_path / "unsup.parquet")
+
+    def vocabulary(exclude):
+        datamodule = LanguageModelDataModule(path=str(tmp_path / "unsup.parquet"), exclude_texts_of=exclude,
+                                             cache_dir=str(tmp_path / "cache"), num_words=100)
+        datamodule.setup("fit")
+        return set(datamodule.tokenizer.decode(range(2, datamodule.vocab_size)).split())
+
+    assert {"zebra", "okapi", "quagga"} <= vocabulary(None)
+    assert not {"zebra", "okapi", "quagga"} & vocabulary(str(tmp_path / "test.parquet"))
+
+
+@pytest.mark.slow
+def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
+    """The README's two commands on tiny data: `lm.train experiment=imdb_lm`, then the classifier from it."""
+    data = tmp_path / "data"
+    (data / "imdb").mkdir(parents=True)
+    (data / "imdb_unsup").mkdir()
+    sentiment_frame(200, seed=1).to_parquet(data / "imdb" / "train.parquet")
+    sentiment_frame(80, seed=2).to_parquet(data / "imdb" / "test.parquet")
+    sentiment_frame(200, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
+    tiny = ["model.embed_dim=16", "model.hidden_size=16", "data.batch_size=8", *QUICK_TRAINING, "~logger"]
+    stage1 = run_module("lm.train", "experiment=imdb_lm", f"data_dir={data}", "data.seq_len=10",
+                        "data.eval_batch_size=4", "model.adaptive_cutoffs=[4,10]", f"hydra.run.dir={tmp_path / 'lm'}",
+                        *tiny)
+    assert stage1.returncode == 0, stage1.stderr[-2000:]
+    stage2 = run_module("rnn_sentiment.train", "experiment=imdb_pretrained", f"data.path={data / 'imdb'}",
+                        f"model.encoder_ckpt={tmp_path / 'lm' / 'checkpoints' / 'last.ckpt'}",
+                        f"hydra.run.dir={tmp_path / 'cls'}", *tiny)
+    assert stage2.returncode == 0, stage2.stderr[-2000:]
+    assert json.loads((tmp_path / "cls" / "metrics.json").read_text())["test/acc"] > 0
+    # the classifier's checkpoint predicts alone, without the language model's file
+    (tmp_path / "lm" / "checkpoints" / "last.ckpt").unlink()
+    predicted = run_module("rnn_sentiment.predict", f"ckpt_path={tmp_path / 'cls' / 'checkpoints' / 'last.ckpt'}",
+                           'text="a wonderful film"')
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+
+
+class ChangedPerEpoch(L.Callback):
+    """Which parts of the network each training epoch changed: `head`, `rnn_l<k>`, `embedding`."""
+
+    def __init__(self):
+        self.changed = []
+
+    def on_train_epoch_start(self, trainer, module):
+        self.before = {name: p.detach().clone() for name, p in module.net.named_parameters()}
+
+    def on_train_epoch_end(self, trainer, module):
+        self.changed.append({name.split(".")[0] + (name[-3:] if "_l" in name else "")
+                             for name, p in module.net.named_parameters() if not torch.equal(p, self.before[name])})
+
+
+def test_gradual_unfreezing_trains_one_more_group_each_epoch_from_the_head_down(tmp_path, reviews, imdb_dir):
+    _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
+    datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=str(tmp_path / "lm.ckpt"), max_len=40,
+                                     batch_size=64, cache_dir=str(tmp_path / "cache"))
+    module = SentimentClassifier(tokenizer.vocab_size, **SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt"),
+                                 gradual_unfreezing=True, lr_layer_decay=2.6, pooling="concat",
+                                 schedule="slanted_triangular")
+    module.set_preprocessing({"tokenizer": tokenizer.to_json(), "max_len": 40})
+    recorder = ChangedPerEpoch()
+    trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[recorder], num_sanity_val_steps=0)
+    trainer.fit(module, datamodule=datamodule)
+    assert recorder.changed == [{"head"}, {"head", "rnn_l1"}, {"head", "rnn_l1", "rnn_l0"},
+                                {"head", "rnn_l1", "rnn_l0", "embedding"}]
+
+
+def test_layer_groups_cover_every_parameter_once_from_the_head_down():
+    from rnn_sentiment.fine_tuning import layer_groups
+    from rnn_sentiment.models import RecurrentClassifier
+
+    for options in [{"num_layers": 3}, {"num_layers": 2, "bidirectional": True}, {"conv_channels": 8}]:
+        net = RecurrentClassifier(50, **{"embed_dim": 8, "hidden_size": 8, **options})
+        groups = layer_groups(net)
+        assert len(groups) == 2 + options.get("num_layers", 1)
+        flat = [id(p) for group in groups for p in group]
+        assert sorted(flat) == sorted(id(p) for p in net.parameters())
+        assert groups[0] == list(net.head.parameters())
+        assert net.embedding.weight in groups[-1]
+
+
+def test_slanted_triangular_rises_then_falls():
+    from rnn_sentiment.fine_tuning import slanted_triangular
+
+    factor = slanted_triangular(100, 0.1)
+    assert factor(0) == pytest.approx(1 / 32)
+    assert factor(10) == pytest.approx(1)
+    assert factor(5) == pytest.approx((1 + 0.5 * 31) / 32)
+    assert factor(100) == pytest.approx(1 / 32)
+    assert all(factor(s) < factor(s + 1) for s in range(10)) and all(factor(s) > factor(s + 1) for s in range(10, 99))
+
+
+def test_bptt_windows_give_the_same_outputs_and_concat_pools_all_three():
+    from rnn_sentiment.models import RecurrentClassifier
+
+    torch.manual_seed(0)
+    tokens, lengths = torch.randint(1, 50, (4, 23)), torch.tensor([23, 5, 17, 1])
+    plain = RecurrentClassifier(50, embed_dim=8, hidden_size=8, num_layers=2, pooling="concat")
+    windowed = RecurrentClassifier(50, embed_dim=8, hidden_size=8, num_layers=2, pooling="concat", bptt=4)
+    windowed.load_state_dict(plain.state_dict())
+    for length in (lengths, None):
+        torch.testing.assert_close(windowed(tokens, length), plain(tokens, length))
+    outputs = plain.run_rnn(plain.embedding(tokens))
+    pooled = plain.pool(outputs, lengths)
+    assert pooled.shape == (4, 24)
+    torch.testing.assert_close(pooled[:, 8:16], torch.stack([outputs[i, :n].amax(0) for i, n in enumerate(lengths)]))
+    # the first window gets no gradient from the last one's loss
+    embedded = windowed.embedding(tokens).detach().requires_grad_()
+    windowed.run_rnn(embedded)[:, -1].sum().backward()
+    assert embedded.grad[:, :20].abs().sum() == 0 and embedded.grad[:, 20:].abs().sum() > 0
+
+
+class OneMultiLayerLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(30, 8)
+        self.lstm = nn.LSTM(8, 8, 2, batch_first=True)
+        self.decoder = nn.Linear(8, 30)
+
+
+def test_language_model_of_the_earlier_layout_loads_and_computes_the_same():
+    from lm.model import WordLSTM
+
+    old = OneMultiLayerLSTM()
+    net = WordLSTM(30, 8, 8, 2)
+    net.load_state_dict(old.state_dict())
+    tokens = torch.randint(0, 30, (3, 9))
+    outputs, _ = old.lstm(old.embedding(tokens))
+    torch.testing.assert_close(net(tokens)[0], old.decoder(outputs))
+
+
+def test_awd_dropouts_act_in_training_only_and_the_adaptive_loss_is_the_log_likelihood():
+    from lm.model import WordLSTM
+
+    torch.manual_seed(0)
+    net = WordLSTM(30, 8, 16, 2, dropout=0.3, embed_dropout=0.2, weight_dropout=0.5, locked_dropout=True,
+                   adaptive_cutoffs=[5, 15])
+    tokens, targets = torch.randint(0, 30, (3, 9)), torch.randint(0, 30, (3, 9))
+    net.eval()
+    log_probs, _ = net(tokens)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(3, 9))
+    loss, _ = net.loss(tokens, targets)
+    torch.testing.assert_close(loss, -log_probs.gather(-1, targets[..., None]).mean())
+    torch.testing.assert_close(net(tokens)[0], log_probs)
+    net.train()
+    assert not torch.allclose(net(tokens)[0], net(tokens)[0])
+    net.loss(tokens, targets)[0].backward()
+    assert net.layers[1].weight_hh_l0.grad.abs().sum() > 0  # through the dropped-out copy to the weight itself
