@@ -2,7 +2,7 @@
 
 pip install -e ".[keras]"
 python benchmarks/keras_parity.py --model {elman,lstm,conv_lstm} --steps N [--batch-size 64] [--seed 0]
-                                  [hydra overrides of the package's side, e.g. model.single_bias=false]
+                                  [hydra overrides of the package's side, e.g. model.net.single_bias=false]
 
 Builds the network in Keras (its own initializers and `Adam`, `binary_crossentropy`, as the
 tutorial compiles it) and in the package as `experiment=tutorial model=<name>` composes it, then:

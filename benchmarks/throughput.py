@@ -221,7 +221,7 @@ def bench_bidirectional(imdb: Path, cache: str, repeats: int, batches: int = 3) 
     """A training step of the imdb_tuned BiLSTM's recurrent layer: the package's two LSTMs over
     reversed texts against PyTorch's packed `bidirectional=True` LSTM, same bucketed batches."""
     _, datamodule, fresh = prepared("train", [
-        "experiment=imdb_tuned", "model=lstm", "model.bidirectional=true", f"data.path={imdb}",
+        "experiment=imdb_tuned", "model=lstm", "model.net.bidirectional=true", f"data.path={imdb}",
         f"data.cache_dir={cache}"])
     net = fresh().net
     packed_lstm = nn.LSTM(net.embedding.embedding_dim, net.hidden_size, batch_first=True, bidirectional=True)
@@ -295,7 +295,7 @@ def tutorial_sample(net, word_index: dict, seed_word: str, n_words: int, tempera
 def bench_generate(moby: Path, cache: str, repeats: int, n_words: int = 200) -> list[dict]:
     datamodule = LanguageModelDataModule(path=str(moby), cache_dir=cache)
     datamodule.setup("fit")
-    module = LanguageModel(datamodule.vocab_size).eval()
+    module = LanguageModel(datamodule.vocab_size, {}).eval()
     tokenizer = datamodule.tokenizer
     word_index = {w: i for i, w in enumerate(tokenizer.id_to_word)}
     rng = np.random.default_rng(0)

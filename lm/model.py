@@ -65,10 +65,10 @@ class WordLSTM(nn.Module):
         if self.adaptive:
             cutoffs = list(adaptive_cutoffs)
             if tie_weights:
-                raise UserInputError("model.tie_weights cannot be used with model.adaptive_cutoffs; set one of them")
+                raise UserInputError("model.net.tie_weights cannot be used with model.net.adaptive_cutoffs; set one of them")
             if cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= vocab_size:
                 raise UserInputError(
-                    f"model.adaptive_cutoffs={cutoffs} must increase strictly and lie between 1 and the vocabulary "
+                    f"model.net.adaptive_cutoffs={cutoffs} must increase strictly and lie between 1 and the vocabulary "
                     f"size - 1 ({vocab_size - 1}); e.g. [2000, 10000]"
                 )
             self.decoder = nn.AdaptiveLogSoftmaxWithLoss(hidden_size, vocab_size, cutoffs, div_value=4.0)
@@ -77,10 +77,14 @@ class WordLSTM(nn.Module):
         if tie_weights:
             if embed_dim != hidden_size:
                 raise UserInputError(
-                    f"model.tie_weights needs model.embed_dim ({embed_dim}) == model.hidden_size ({hidden_size})"
+                    f"model.net.tie_weights needs model.net.embed_dim ({embed_dim}) == model.net.hidden_size ({hidden_size})"
                 )
             self.decoder.weight = self.embedding.weight
         self.register_load_state_dict_pre_hook(_split_multilayer_lstm)
+
+    def extra_bias_parameters(self) -> int:
+        """PyTorch's second bias vector per gate, which Keras' count does not have."""
+        return sum(4 * layer.hidden_size for layer in self.layers)
 
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
         if self.locked:

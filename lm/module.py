@@ -1,29 +1,25 @@
 """The language model as a LightningModule: cross-entropy, Adam, perplexity, samples in TensorBoard."""
 
 import torch
-from lightning import LightningModule
-from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics import MeanMetric
 
 from lm.model import WordLSTM
 from lm.sampling import generate
+from rnn_sentiment.module_base import TextModule, plain
 from rnn_sentiment.tensorboard import log_embeddings, writer_of
-from rnn_sentiment.text import WordTokenizer
 
 
-class LanguageModel(LightningModule):
+class LanguageModel(TextModule):
+    """The word-level language model `net` (a `WordLSTM`, configured by `model.net`): next-word
+    cross-entropy, Adam, perplexity, samples and embeddings in TensorBoard."""
+
+    network = WordLSTM
+    network_name = "language model"
+
     def __init__(
         self,
         vocab_size: int,
-        embed_dim: int = 100,
-        hidden_size: int = 500,
-        num_layers: int = 1,
-        dropout: float = 0.0,
-        tie_weights: bool = False,
-        embed_dropout: float = 0.0,
-        weight_dropout: float = 0.0,
-        locked_dropout: bool = False,
-        adaptive_cutoffs: list[int] | None = None,
+        net: dict,
         lr: float = 0.005,
         weight_decay: float = 0.0,
         lr_decay: float = 1.0,
@@ -33,39 +29,25 @@ class LanguageModel(LightningModule):
         num_logged_samples: int = 3,
     ):
         super().__init__()
-        adaptive_cutoffs = list(adaptive_cutoffs) if adaptive_cutoffs else None  # plain, as checkpoints keep it
+        net = plain(net)
         self.save_hyperparameters()
-        self.net = WordLSTM(
-            vocab_size, embed_dim, hidden_size, num_layers, dropout, tie_weights,
-            embed_dropout, weight_dropout, locked_dropout, adaptive_cutoffs,
-        )
+        self.net = WordLSTM(vocab_size, **net)
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
-        self.preprocessing: dict | None = None
-        self.tokenizer: WordTokenizer | None = None
         # truncated BPTT carries the LSTM state between batches; training and
         # evaluation keep their own, so a validation run mid-epoch cannot clobber it
         self._carried = {"train": None, "eval": None}
 
-    def set_preprocessing(self, preprocessing: dict) -> None:
-        self.preprocessing = preprocessing
-        self.tokenizer = WordTokenizer.from_json(preprocessing["tokenizer"])
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["preprocessing"] = self.preprocessing
+        super().on_save_checkpoint(checkpoint)
         checkpoint["carried_state"] = self._carried["train"]  # so a run resumed mid-epoch goes on exactly
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.set_preprocessing(checkpoint["preprocessing"])
+        super().on_load_checkpoint(checkpoint)
         self._carried["train"] = checkpoint.get("carried_state")
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.net(tokens, state)
-
-    def on_fit_start(self) -> None:
-        total = sum(p.numel() for p in self.net.parameters())
-        extra = sum(4 * layer.hidden_size for layer in self.net.layers)
-        rank_zero_info(f"language model: {total:,} parameters ({total - extra:,} as Keras counts them)")
 
     def _loss(self, batch: dict, stage: str) -> torch.Tensor:
         # With carry_state the batches are consecutive windows of the same streams
@@ -125,9 +107,7 @@ class LanguageModel(LightningModule):
         writer.add_text("samples/temperature_1", "\n".join(lines), self.global_step)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=True
-        )
+        optimizer = self.adam(self.parameters(), self.hparams.lr, self.hparams.weight_decay)
         if self.hparams.lr_decay >= 1.0:
             return optimizer
         # word_language_model's schedule: shrink the learning rate whenever an epoch fails to lower val/ppl

@@ -69,7 +69,7 @@ def load_module(ckpt_path: str | None, module_class, task: str):
     hyper_parameters = dict(checkpoint["hyper_parameters"])
     if hyper_parameters.get("encoder_ckpt"):  # its weights are in this checkpoint: the encoder file is not read
         hyper_parameters["encoder_ckpt"] = None
-    module = module_class(**hyper_parameters)
+    module = module_class.from_hyperparameters(hyper_parameters)
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
     return module.eval()

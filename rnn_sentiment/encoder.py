@@ -11,7 +11,7 @@ import re
 
 import torch
 import yaml
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from rnn_sentiment.checkpoints import existing_checkpoint, load_plain
@@ -35,16 +35,24 @@ def read_language_model(path: str) -> dict:
     return checkpoint
 
 
-def encoder_settings(checkpoint: dict) -> dict:
-    """The classifier settings that the language model fixes, as `group.key: value`."""
+def network_sizes(checkpoint: dict) -> dict:
+    """The language model's vocabulary, embedding, hidden and layer sizes, from its hyperparameters
+    (under `net`, or beside the module's in checkpoints written before `model.net`)."""
     hp = checkpoint["hyper_parameters"]
+    net = hp.get("net", hp)
+    return {"vocab_size": hp["vocab_size"], **{size: net[size] for size in NETWORK_SIZES[1:]}}
+
+
+def encoder_settings(checkpoint: dict) -> dict:
+    """The classifier settings that the language model fixes, as `dotted.key: value`."""
+    hp = network_sizes(checkpoint)
     return {
-        "model.cell": "lstm",
-        "model.embed_dim": hp["embed_dim"],
-        "model.hidden_size": hp["hidden_size"],
-        "model.num_layers": hp["num_layers"],
-        "model.bidirectional": False,
-        "model.conv_channels": 0,
+        "model.net.cell": "lstm",
+        "model.net.embed_dim": hp["embed_dim"],
+        "model.net.hidden_size": hp["hidden_size"],
+        "model.net.num_layers": hp["num_layers"],
+        "model.net.bidirectional": False,
+        "model.net.conv_channels": 0,
         "data.num_words": hp["vocab_size"],
     }
 
@@ -73,10 +81,9 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> None:
     changed = []
     with open_dict(cfg):
         for key, value in settings.items():
-            group, name = key.split(".")
-            if cfg[group].get(name) != value:
+            if OmegaConf.select(cfg, key) != value:
                 changed.append(f"{key}={value}")
-                cfg[group][name] = value
+                OmegaConf.update(cfg, key, value)
     log.info("model.encoder_ckpt=%s sets %s", path, " ".join(changed) or "nothing new")
 
 
@@ -94,18 +101,18 @@ def load_encoder(net: nn.Module, path: str) -> None:
     """Copy the language model's embedding and LSTM layers into the classifier `net`
     (a `RecurrentClassifier` with a unidirectional LSTM and no convolution, of the same sizes)."""
     checkpoint = read_language_model(path)
-    hp = checkpoint["hyper_parameters"]
+    hp = network_sizes(checkpoint)
     if net.cell != "lstm" or net.directions != 1 or net.conv is not None:
         raise UserInputError(
             f"model.encoder_ckpt={path}: the language model is a unidirectional LSTM without convolution; "
-            "set model.cell=lstm model.bidirectional=false model.conv_channels=0"
+            "set model.net.cell=lstm model.net.bidirectional=false model.net.conv_channels=0"
         )
     ours = {"vocab_size": net.embedding.num_embeddings, "embed_dim": net.embedding.embedding_dim,
             "hidden_size": net.hidden_size, "num_layers": net.num_layers}
     for size in NETWORK_SIZES:
         if ours[size] != hp[size]:
             fix = ("leave data.num_words unset, so the tokenizer comes from the checkpoint" if size == "vocab_size"
-                   else f"set model.{size}={hp[size]} or leave it unset")
+                   else f"set model.net.{size}={hp[size]} or leave it unset")
             raise UserInputError(
                 f"model.encoder_ckpt={path}: its {size} is {hp[size]}, the classifier's {ours[size]}; {fix}"
             )

@@ -82,11 +82,11 @@ class RecurrentClassifier(nn.Module):
     ):
         super().__init__()
         if cell not in CELLS:
-            raise UserInputError(f"model.cell={cell!r} is unknown; use one of {', '.join(CELLS)}")
+            raise UserInputError(f"model.net.cell={cell!r} is unknown; use one of {', '.join(CELLS)}")
         if pooling not in POOLINGS:
-            raise UserInputError(f"model.pooling={pooling!r} is unknown; use one of {', '.join(POOLINGS)}")
+            raise UserInputError(f"model.net.pooling={pooling!r} is unknown; use one of {', '.join(POOLINGS)}")
         if init not in INITS:
-            raise UserInputError(f"model.init={init!r} is unknown; use one of {', '.join(INITS)}")
+            raise UserInputError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}")
         self.cell = cell
         self.pooling = pooling
         self.hidden_size = hidden_size
@@ -94,7 +94,7 @@ class RecurrentClassifier(nn.Module):
         self.directions = 2 if bidirectional else 1
         self.fast_padding = fast_padding
         if bptt < 0 or (bptt and bidirectional):
-            raise UserInputError(f"model.bptt={bptt} must be 0 (off), or positive with a unidirectional RNN")
+            raise UserInputError(f"model.net.bptt={bptt} must be 0 (off), or positive with a unidirectional RNN")
         self.bptt = bptt
         # Keras' tutorial Embedding has no mask: id 0 is a trained vector like any other.
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=None if keras_padding_embedding else 0)

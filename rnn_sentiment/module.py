@@ -1,8 +1,6 @@
 """The sentiment classifier as a LightningModule: BCE on logits, Adam, torchmetrics."""
 
 import torch
-from lightning import LightningModule
-from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
@@ -13,34 +11,25 @@ from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy
 from rnn_sentiment.models import RecurrentClassifier
+from rnn_sentiment.module_base import TextModule, plain
 from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
-from rnn_sentiment.text import WordTokenizer
 
 
-class SentimentClassifier(LightningModule):
+class SentimentClassifier(TextModule):
+    """The classifier `net` (a `RecurrentClassifier`, configured by `model.net`) trained with binary
+    cross-entropy and Adam; accuracy, F1 and AUROC per split, and test figures in TensorBoard."""
+
+    network = RecurrentClassifier
+
     def __init__(
         self,
         vocab_size: int,
-        cell: str = "lstm",
-        embed_dim: int = 32,
-        hidden_size: int = 100,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        conv_channels: int = 0,
-        conv_kernel: int = 3,
-        pool_size: int = 2,
-        init: str = "keras",
-        pooling: str = "last",
+        net: dict,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
-        keras_padding_embedding: bool = False,
-        single_bias: bool = False,
-        fast_padding: bool = True,
         loss: str = "logits",
         adam: str = "torch",
         adam_eps: float = 1e-8,
-        bptt: int = 0,
         encoder_ckpt: str | None = None,
         lr_layer_decay: float = 1.0,
         gradual_unfreezing: bool = False,
@@ -55,13 +44,10 @@ class SentimentClassifier(LightningModule):
         if not adam_eps > 0:
             raise UserInputError(f"model.adam_eps={adam_eps} must be positive")
         check_fine_tuning_options(lr_layer_decay, schedule, warmup_fraction)
+        net = plain(net)
         self.save_hyperparameters()
-        self.net = RecurrentClassifier(
-            vocab_size, cell, embed_dim, hidden_size, num_layers, bidirectional, dropout,
-            conv_channels, conv_kernel, pool_size, init, pooling,
-            keras_padding_embedding=keras_padding_embedding, single_bias=single_bias, fast_padding=fast_padding,
-            bptt=bptt,
-        )
+        self.net = RecurrentClassifier(vocab_size, **net)
+        self.network_name = f"{self.net.cell} classifier"
         if encoder_ckpt:
             load_encoder(self.net, encoder_ckpt)
         self._unfrozen_groups = 0
@@ -72,33 +58,14 @@ class SentimentClassifier(LightningModule):
         # Weighted means that sync their sums. Lightning's own `sync_dist` mean divides the summed batch
         # sizes (an integer) by the world size, rounding down: wrong when the shards' sizes differ.
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
-        self.preprocessing: dict | None = None
-        self.tokenizer: WordTokenizer | None = None
         self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def set_preprocessing(self, preprocessing: dict) -> None:
-        """Tokenizer and padding settings; saved in every checkpoint so it predicts alone."""
-        self.preprocessing = preprocessing
-        self.tokenizer = WordTokenizer.from_json(preprocessing["tokenizer"])
+        super().set_preprocessing(preprocessing)
         self.example_input_array = torch.zeros(1, preprocessing["max_len"], dtype=torch.long)
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["preprocessing"] = self.preprocessing
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.set_preprocessing(checkpoint["preprocessing"])
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(tokens, lengths)
-
-    def on_fit_start(self) -> None:
-        total = sum(p.numel() for p in self.net.parameters())
-        keras = total - self.net.extra_bias_parameters()
-        rank_zero_info(
-            f"{self.hparams.cell} classifier: {total:,} parameters "
-            f"({keras:,} as Keras counts them: PyTorch RNNs carry a second bias per gate"
-            f"{', fixed at zero here' if self.hparams.single_bias else ''})"
-        )
 
     def _step(self, batch: dict, stage: str, metrics: MetricCollection, mean_loss: MeanMetric | None = None):
         logits = self(batch["tokens"], batch.get("lengths"))
@@ -174,7 +141,7 @@ class SentimentClassifier(LightningModule):
         if hp.adam == "keras":
             optimizer = KerasAdam(groups, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
         else:
-            optimizer = torch.optim.Adam(groups, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay, fused=True)
+            optimizer = self.adam(groups, hp.lr, hp.weight_decay, hp.adam_eps)
         if hp.schedule == "constant":
             return optimizer
         factor = slanted_triangular(self.trainer.estimated_stepping_batches, hp.warmup_fraction)

@@ -81,7 +81,7 @@ def lm_checkpoint(tmp_path_factory):
     cfg = compose_config(
         "lm", tmp_path,
         [f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
-         "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=32", "model.hidden_size=32", *QUICK_TRAINING,
+         "data.batch_size=8", "data.eval_batch_size=4", "model.net.embed_dim=32", "model.net.hidden_size=32", *QUICK_TRAINING,
          "trainer.max_epochs=3", "model.lr=0.01"],
     )
     from rnn_sentiment.training import train

@@ -102,7 +102,7 @@ def test_classifier_validation_and_test_under_ddp_equal_one_process(tmp_path):
     sentiment_frame(170, seed=1).to_parquet(data / "train.parquet")  # validation: 17 of them
     sentiment_frame(97, seed=2).to_parquet(data / "test.parquet")
     # 97 test rows: 49 + 48 on 2 ranks, 7 and 6 batches of at most 8; validation 9 + 8, 2 and 1 batches
-    options = [f"data.path={data}", "data.eval_batch_size=8", "data.max_len=40", "model.hidden_size=16"]
+    options = [f"data.path={data}", "data.eval_batch_size=8", "data.max_len=40", "model.net.hidden_size=16"]
     train(compose_config("train", tmp_path, [*options, *QUICK, "trainer.max_epochs=1", "test=false"]))
     metrics = evaluate_with_one_and_two_processes(tmp_path, "train", tmp_path / "run" / "checkpoints" / "last.ckpt",
                                                   options)
@@ -118,7 +118,7 @@ def test_classifier_validation_and_test_under_ddp_equal_one_process(tmp_path):
 
 def lm_options(folder: Path) -> list[str]:
     return [f"data.path={folder / 'words.txt'}", f"paths.cache_dir={folder / 'cache'}", "data.seq_len=7",
-            "data.eval_batch_size=7", "model.embed_dim=16", "model.hidden_size=16"]
+            "data.eval_batch_size=7", "model.net.embed_dim=16", "model.net.hidden_size=16"]
 
 
 @pytest.fixture(scope="module")

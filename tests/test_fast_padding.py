@@ -1,4 +1,4 @@
-"""model.fast_padding: the padding columns that every pre-padded row shares are run once, exactly."""
+"""model.net.fast_padding: the padding columns that every pre-padded row shares are run once, exactly."""
 
 import numpy as np
 import pytest
@@ -86,12 +86,11 @@ def test_bidirectional_and_dropout_between_layers_fall_back_to_the_plain_path():
 
 @pytest.mark.parametrize("network", ["lstm", "conv_lstm"])
 def test_adam_steps_with_fast_padding_end_at_the_same_weights(network):
-    options = dict(NETWORKS[network], hidden_size=8, init="keras_exact", keras_padding_embedding=True,
-                   single_bias=True, adam="keras", adam_eps=1e-7)
+    net = dict(NETWORKS[network], hidden_size=8, init="keras_exact", keras_padding_embedding=True, single_bias=True)
     modules = []
     for fast_padding in (True, False):
         torch.manual_seed(0)
-        module = SentimentClassifier(50, fast_padding=fast_padding, **options)
+        module = SentimentClassifier(50, dict(net, fast_padding=fast_padding), adam="keras", adam_eps=1e-7)
         optimizer = module.configure_optimizers()
         for step, lengths in enumerate([[3, 0, 9], [20, 5], [1, 1, 2], [40, 0]]):
             tokens = pre_padded(lengths, seed=step)

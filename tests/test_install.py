@@ -120,8 +120,8 @@ def test_the_wheel_trains_a_sweep_and_predicts_from_an_empty_directory(wheel_ven
 
 def test_the_wheel_trains_a_language_model_and_generates(wheel_venv, tmp_path, moby_file):
     anywhere = tmp_path / "anywhere"
-    run(wheel_venv, "rnn-lm-train", f"data.path={moby_file}", "data.seq_len=8", "model.embed_dim=16",
-        "model.hidden_size=16", *TINY_TRAINING[:3], "~logger", "hydra.run.dir=run", cwd=anywhere)
+    run(wheel_venv, "rnn-lm-train", f"data.path={moby_file}", "data.seq_len=8", "model.net.embed_dim=16",
+        "model.net.hidden_size=16", *TINY_TRAINING[:3], "~logger", "hydra.run.dir=run", cwd=anywhere)
     generated = run(wheel_venv, "rnn-lm-generate", f"ckpt_path={anywhere / 'run/checkpoints/last.ckpt'}",
                     "seed_text=ship", "n_words=5", "seed=0", cwd=anywhere).stdout
     assert generated.split()[0] == "ship" and len(generated.split()) == 6

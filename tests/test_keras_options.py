@@ -19,11 +19,12 @@ def test_tutorial_experiment_selects_keras_arithmetic(tmp_path):
     cfg = compose_config("train", tmp_path, ["experiment=tutorial", "model=conv_lstm"])
     module = instantiate(cfg.model, vocab_size=100)
     hp = module.hparams
-    assert (hp.init, hp.keras_padding_embedding, hp.single_bias, hp.adam, hp.adam_eps, hp.loss) == (
+    assert (hp.net["init"], hp.net["keras_padding_embedding"], hp.net["single_bias"], hp.adam, hp.adam_eps, hp.loss) == (
         "keras_exact", True, True, "keras", 1e-7, "logits")
     assert isinstance(module.configure_optimizers(), KerasAdam)
     default = instantiate(compose_config("train", tmp_path, []).model, vocab_size=100)
-    assert (default.hparams.init, default.hparams.adam, default.hparams.single_bias) == ("keras", "torch", False)
+    assert (default.hparams.net["init"], default.hparams.adam, default.hparams.net["single_bias"]) == (
+        "keras", "torch", False)
     assert isinstance(default.configure_optimizers(), torch.optim.Adam)
 
 
@@ -63,7 +64,7 @@ def test_keras_exact_draws_one_orthogonal_recurrent_matrix(cell, gates):
 
 
 def test_single_bias_fixes_the_second_bias_at_zero_and_leaves_it_out_of_adam():
-    module = SentimentClassifier(50, cell="lstm", hidden_size=8, single_bias=True)
+    module = SentimentClassifier(50, {"cell": "lstm", "hidden_size": 8, "single_bias": True})
     bias_hh = module.net.rnn.bias_hh_l0
     optimizer = module.configure_optimizers()
     assert not bias_hh.requires_grad
@@ -110,8 +111,9 @@ def test_clipped_loss_stops_at_keras_epsilon():
     ({"loss": "hinge"}, "model.loss='hinge' is unknown; use one of logits, clipped"),
     ({"adam": "sgd"}, "model.adam='sgd' is unknown; use one of torch, keras"),
     ({"adam_eps": 0.0}, "model.adam_eps=0.0 must be positive"),
-    ({"init": "glorot"}, "model.init='glorot' is unknown; use one of keras, keras_exact, torch"),
+    ({"init": "glorot"}, "model.net.init='glorot' is unknown; use one of keras, keras_exact, torch"),
 ])
 def test_unknown_keras_options_name_the_choices(option, message):
     with pytest.raises(UserInputError, match=message.replace("(", r"\(")):
-        SentimentClassifier(50, **option)
+        options = {"net": option} if "init" in option else {"net": {}, **option}
+        SentimentClassifier(50, **options)

@@ -52,7 +52,7 @@ def test_learning_rate_shrinks_after_an_epoch_that_does_not_lower_val_ppl(tmp_pa
     trace = tmp_path / "trace.jsonl"
     cfg = compose_config("lm", tmp_path, [
         f"data.path={text}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
-        "data.batch_size=4", "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16",
+        "data.batch_size=4", "data.eval_batch_size=2", "model.net.embed_dim=16", "model.net.hidden_size=16",
         "model.lr=0.01", "model.lr_decay=0.5", *QUICK_TRAINING, "trainer.max_epochs=4",
         "~logger", "test=false", "+callbacks.trace._target_=helpers.EpochTrace", f"+callbacks.trace.path={trace}",
     ])

@@ -70,7 +70,7 @@ def test_bidirectional_computes_what_a_packed_bidirectional_lstm_does():
 
 
 def test_unknown_pooling_names_the_choices():
-    with pytest.raises(UserInputError, match="model.pooling='attention'.*last, max, mean"):
+    with pytest.raises(UserInputError, match="model.net.pooling='attention'.*last, max, mean"):
         RecurrentClassifier(50, pooling="attention")
 
 

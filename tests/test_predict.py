@@ -38,7 +38,7 @@ def checkpoint(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
         cfg = compose_config("train", tmp_path, ["model=lstm", f"data.path={data}", f"paths.cache_dir={tmp_path / 'cache'}",
-                                                 "model.hidden_size=8", "model.embed_dim=8", *QUICK])
+                                                 "model.net.hidden_size=8", "model.net.embed_dim=8", *QUICK])
         train(cfg)
     return tmp_path / "run" / "checkpoints" / "last.ckpt"
 

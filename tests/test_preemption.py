@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow  # every test trains in subprocesses
 
 CLASSIFIER = [*QUICK, "checkpoint_every_n_steps=1000"]  # 18 batches per epoch; no periodic checkpoint
 LANGUAGE_MODEL = ["data.seq_len=5", "data.stateful=true", "data.batch_size=4", "data.eval_batch_size=2",
-                  "model.embed_dim=16", "model.hidden_size=16", *QUICK_TRAINING,
+                  "model.net.embed_dim=16", "model.net.hidden_size=16", *QUICK_TRAINING,
                   "checkpoint_every_n_steps=1000", "~logger"]
 
 

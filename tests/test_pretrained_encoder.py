@@ -22,16 +22,19 @@ SIZES = {"embed_dim": 12, "hidden_size": 16, "num_layers": 2}
 
 def save_language_model(path, texts, old_layout=False, **options):
     """A language-model checkpoint as `lm.train` writes it (state dict, hyperparameters, preprocessing);
-    `old_layout`: the weights of one multi-layer `lstm`, as checkpoints before the AWD options held them."""
+    `old_layout`: as checkpoints before `model.net` and the AWD options held it."""
     tokenizer = WordTokenizer.fit(texts, 40)
-    module = LanguageModel(tokenizer.vocab_size, **{**SIZES, **options})
+    module = LanguageModel(tokenizer.vocab_size, {**SIZES, **options})
     state = module.state_dict()
     if old_layout:
         state = {
             (f"net.lstm.{key.split('.')[3].removesuffix('_l0')}_l{key.split('.')[2]}" if ".layers." in key else key): v
             for key, v in state.items()
         }
-    torch.save({"state_dict": state, "hyper_parameters": dict(module.hparams),
+    hyper_parameters = dict(module.hparams)
+    if old_layout:  # and the network's settings beside the module's, as before `model.net`
+        hyper_parameters.update(hyper_parameters.pop("net"))
+    torch.save({"state_dict": state, "hyper_parameters": hyper_parameters,
                 "preprocessing": {"task": "lm", "tokenizer": tokenizer.to_json()}}, path)
     return module, tokenizer
 
@@ -45,7 +48,7 @@ def reviews():
 def test_encoder_weights_equal_the_language_model_after_loading(tmp_path, reviews, old_layout):
     language_model, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews, old_layout,
                                                     adaptive_cutoffs=[5, 10])
-    classifier = SentimentClassifier(tokenizer.vocab_size, **SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt")).net
+    classifier = SentimentClassifier(tokenizer.vocab_size, SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt")).net
     torch.testing.assert_close(classifier.embedding.weight[1:], language_model.net.embedding.weight[1:], rtol=0, atol=0)
     assert classifier.embedding.weight[0].abs().sum() == 0  # the padding row stays zero
     for depth, layer in enumerate(language_model.net.layers):
@@ -56,7 +59,7 @@ def test_encoder_weights_equal_the_language_model_after_loading(tmp_path, review
 def test_vocabulary_mismatch_is_a_one_line_error(tmp_path, reviews):
     _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
     with pytest.raises(UserInputError) as error:
-        SentimentClassifier(tokenizer.vocab_size + 7, **SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt"))
+        SentimentClassifier(tokenizer.vocab_size + 7, SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt"))
     message = str(error.value)
     assert "\n" not in message
     assert f"vocab_size is {tokenizer.vocab_size}, the classifier's {tokenizer.vocab_size + 7}" in message
@@ -66,7 +69,7 @@ def test_vocabulary_mismatch_is_a_one_line_error(tmp_path, reviews):
 def test_a_classifier_checkpoint_is_refused_as_encoder(tmp_path, reviews):
     torch.save({"state_dict": {}, "hyper_parameters": {}, "preprocessing": {"task": "sentiment"}}, tmp_path / "c.ckpt")
     with pytest.raises(UserInputError, match=r"model.encoder_ckpt=.*is a sentiment checkpoint, not a language model"):
-        SentimentClassifier(40, **SIZES, encoder_ckpt=str(tmp_path / "c.ckpt"))
+        SentimentClassifier(40, SIZES, encoder_ckpt=str(tmp_path / "c.ckpt"))
 
 
 def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path, reviews, imdb_dir):
@@ -74,8 +77,8 @@ def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path,
     encoder = f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}"
     cfg = compose_config("train", tmp_path, ["model=conv_lstm", encoder, f"data.path={imdb_dir}"])
     with_encoder_settings(cfg, ["model=conv_lstm", encoder])
-    assert (cfg.model.cell, cfg.model.conv_channels, cfg.model.bidirectional) == ("lstm", 0, False)
-    assert {key: cfg.model[key] for key in SIZES} == SIZES
+    assert (cfg.model.net.cell, cfg.model.net.conv_channels, cfg.model.net.bidirectional) == ("lstm", 0, False)
+    assert {key: cfg.model.net[key] for key in SIZES} == SIZES
     assert cfg.data.num_words == tokenizer.vocab_size
 
     datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=cfg.data.tokenizer_from, max_len=40)
@@ -83,8 +86,8 @@ def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path,
     assert datamodule.tokenizer.to_json() == tokenizer.to_json()  # not one fitted on the classifier's reviews
 
 
-@pytest.mark.parametrize(("given", "fine"), [("model.hidden_size=64", False), ("model.hidden_size=16", True),
-                                             ("+model.cell=rnn", False), ("data.num_words=5000", False)])
+@pytest.mark.parametrize(("given", "fine"), [("model.net.hidden_size=64", False), ("model.net.hidden_size=16", True),
+                                             ("+model.net.cell=rnn", False), ("data.num_words=5000", False)])
 def test_a_size_given_explicitly_must_agree_with_the_checkpoint(tmp_path, reviews, given, fine):
     save_language_model(tmp_path / "lm.ckpt", reviews)
     encoder = f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}"
@@ -125,9 +128,9 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
     sentiment_frame(200, seed=1).to_parquet(data / "imdb" / "train.parquet")
     sentiment_frame(80, seed=2).to_parquet(data / "imdb" / "test.parquet")
     sentiment_frame(200, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
-    tiny = ["model.embed_dim=16", "model.hidden_size=16", "data.batch_size=8", *QUICK_TRAINING, "~logger"]
+    tiny = ["model.net.embed_dim=16", "model.net.hidden_size=16", "data.batch_size=8", *QUICK_TRAINING, "~logger"]
     stage1 = run_module("lm.train", "experiment=imdb_lm", f"data_dir={data}", "data.seq_len=10",
-                        "data.eval_batch_size=4", "model.adaptive_cutoffs=[4,10]", f"hydra.run.dir={tmp_path / 'lm'}",
+                        "data.eval_batch_size=4", "model.net.adaptive_cutoffs=[4,10]", f"hydra.run.dir={tmp_path / 'lm'}",
                         *tiny)
     assert stage1.returncode == 0, stage1.stderr[-2000:]
     stage2 = run_module("rnn_sentiment.train", "experiment=imdb_pretrained", f"data.path={data / 'imdb'}",
@@ -160,8 +163,8 @@ def test_gradual_unfreezing_trains_one_more_group_each_epoch_from_the_head_down(
     _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
     datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=str(tmp_path / "lm.ckpt"), max_len=40,
                                      batch_size=64, cache_dir=str(tmp_path / "cache"))
-    module = SentimentClassifier(tokenizer.vocab_size, **SIZES, encoder_ckpt=str(tmp_path / "lm.ckpt"),
-                                 gradual_unfreezing=True, lr_layer_decay=2.6, pooling="concat",
+    module = SentimentClassifier(tokenizer.vocab_size, {**SIZES, "pooling": "concat"},
+                                 encoder_ckpt=str(tmp_path / "lm.ckpt"), gradual_unfreezing=True, lr_layer_decay=2.6,
                                  schedule="slanted_triangular")
     module.set_preprocessing({"tokenizer": tokenizer.to_json(), "max_len": 40})
     recorder = ChangedPerEpoch()

@@ -64,7 +64,7 @@ SHOW_ONLY = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i"}
 CLUSTER_OVERRIDES = re.compile(r"^(hydra/launcher=slurm|trainer=(gpu|ddp|multinode))$")
 TINY_TRAINING = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16",
                  "data.max_len=40", "++trainer.limit_val_batches=2", "++trainer.limit_test_batches=2"]
-TINY_LM = ["data.seq_len=8", "data.batch_size=8", "model.embed_dim=16", "model.hidden_size=16",
+TINY_LM = ["data.seq_len=8", "data.batch_size=8", "model.net.embed_dim=16", "model.net.hidden_size=16",
            "trainer.max_epochs=2", "trainer.enable_progress_bar=false"]
 TEXTS = ["A superb film, really.", "Boring and dreadful.", "The plot was great, the actors wonderful."]
 

@@ -36,7 +36,7 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, imdb_dir):
 
 def test_killed_bptt_language_model_resumes_exactly(tmp_path, moby_file):
     options = [f"data.path={moby_file}", "data.seq_len=5", "data.stateful=true", "data.batch_size=4",
-               "data.eval_batch_size=2", "model.embed_dim=16", "model.hidden_size=16", *QUICK_TRAINING,
+               "data.eval_batch_size=2", "model.net.embed_dim=16", "model.net.hidden_size=16", *QUICK_TRAINING,
                "checkpoint_every_n_steps=20", "~logger"]
     straight = run_module("lm.train", f"hydra.run.dir={tmp_path / 'straight'}", *options)
     assert straight.returncode == 0, straight.stderr

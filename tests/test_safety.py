@@ -205,7 +205,7 @@ def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_di
     train(classifier)
     language_model = compose_config("lm", tmp_path / "lm", [
         f"data.path={moby_file}", f"paths.cache_dir={tmp_path / 'cache'}", "data.seq_len=8", "data.stateful=true",
-        "data.batch_size=8", "data.eval_batch_size=4", "model.embed_dim=16", "model.hidden_size=16",
+        "data.batch_size=8", "data.eval_batch_size=4", "model.net.embed_dim=16", "model.net.hidden_size=16",
         "model.carry_state=true", "model.lr_decay=0.5", "checkpoint_every_n_steps=20", *QUICK_TRAINING, "~logger",
         "trainer.max_epochs=1"])
     train(language_model)
@@ -229,7 +229,7 @@ def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_di
 @pytest.mark.slow
 def test_a_parallel_sweep_on_a_cold_cache_gives_both_jobs_the_same_data(tmp_path, imdb_dir):
     sweep, cache = tmp_path / "sweep", tmp_path / "cold-cache"
-    result = run_module("rnn_sentiment.train", "-m", "hydra/launcher=local_parallel", "model.hidden_size=8,16",
+    result = run_module("rnn_sentiment.train", "-m", "hydra/launcher=local_parallel", "model.net.hidden_size=8,16",
                         f"data.path={imdb_dir}", f"hydra.sweep.dir={sweep}", f"paths.cache_dir={cache}",
                         *QUICK, "trainer.max_epochs=1")
     assert result.returncode == 0, result.stderr

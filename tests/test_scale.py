@@ -9,7 +9,7 @@ from conftest import ROOT, compose_config, run_module
 from rnn_sentiment.plot import plot_run, plot_sweep, short_label
 
 TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
-        "model.hidden_size=16", "~callbacks.model_summary"]
+        "model.net.hidden_size=16", "~callbacks.model_summary"]
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")))
@@ -48,7 +48,7 @@ def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
 
 @pytest.mark.parametrize("override, label", [
     ("model.lr=0.0013518080333310004", "lr=0.00135"), ("model=lstm", "model=lstm"),
-    ("data.num_words=20000", "num_words=20000"), ("model.bidirectional=True", "bidirectional=True"),
+    ("data.num_words=20000", "num_words=20000"), ("model.net.bidirectional=True", "bidirectional=True"),
 ])
 def test_sweep_chart_labels_are_short(override, label):
     assert short_label(override) == label

@@ -12,7 +12,7 @@ from conftest import run_module
 pytestmark = pytest.mark.slow  # every test runs a sweep
 
 TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
-        "model.hidden_size=16", "~callbacks.model_summary", "~logger"]
+        "model.net.hidden_size=16", "~callbacks.model_summary", "~logger"]
 
 
 def summary_rows(sweep: Path) -> list[dict]:

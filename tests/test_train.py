@@ -6,13 +6,14 @@ import torch
 from conftest import QUICK, compose_config, run_module
 from rnn_sentiment.checkpoints import load_module
 from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.text import WordTokenizer
 from rnn_sentiment.training import train
 
 
 def test_tutorial_experiment_composes_to_the_tutorial(tmp_path):
     cfg = compose_config("train", tmp_path, ["experiment=tutorial", "model=conv_lstm"])
     assert cfg.trainer.max_epochs == 3
-    assert cfg.model.lr == 1e-3 and cfg.model.conv_channels == 32 and cfg.model.hidden_size == 100
+    assert cfg.model.lr == 1e-3 and cfg.model.net.conv_channels == 32 and cfg.model.net.hidden_size == 100
     data = cfg.data
     assert (data.batch_size, data.num_words, data.max_len) == (64, 5000, 500)
     assert (data.padding, data.truncating, data.batching, data.val_on_test) == ("pre", "pre", "fixed", True)
@@ -63,7 +64,7 @@ def test_predict_from_checkpoint_alone_matches_the_live_module(trained_checkpoin
 
     # the live module, before any save, agrees with the reloaded one
     state = torch.load(trained_checkpoint, weights_only=True)
-    live = SentimentClassifier(**state["hyper_parameters"])
+    live = SentimentClassifier(**state["hyper_parameters"])  # model.net's settings travel in the checkpoint
     live.load_state_dict(state["state_dict"])
     live.set_preprocessing(state["preprocessing"])
     torch.testing.assert_close(live.predict_proba(texts), expected)
@@ -86,3 +87,17 @@ def test_predict_errors(trained_checkpoint, tmp_path):
     assert run_module("lm.generate", f"ckpt_path={trained_checkpoint}").stderr.startswith(
         f"error: ckpt_path={trained_checkpoint}: is a sentiment checkpoint, not a lm one; use python -m rnn_sentiment.predict"
     )
+
+
+def test_checkpoints_from_before_model_net_still_load(tmp_path):
+    """Checkpoints written before `model.net` held the network's settings beside the module's."""
+    module = SentimentClassifier(60, {"cell": "gru", "hidden_size": 12, "pooling": "max"}, lr=0.01)
+    flat = dict(module.hparams)
+    flat.update(flat.pop("net"))
+    preprocessing = {"task": "sentiment", "tokenizer": WordTokenizer.fit(["a b c"], 60).to_json(), "max_len": 9}
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": flat, "preprocessing": preprocessing},
+               tmp_path / "old.ckpt")
+    loaded = load_module(str(tmp_path / "old.ckpt"), SentimentClassifier, "sentiment")
+    assert loaded.hparams.net == module.hparams.net and loaded.hparams.lr == 0.01
+    tokens = torch.randint(0, 60, (2, 9))
+    torch.testing.assert_close(loaded(tokens), module.eval()(tokens))
