@@ -10,10 +10,10 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.errors import exit_on_user_error
-from rnn_sentiment.files import write_json_atomically
-from rnn_sentiment.training import build
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import exit_on_user_error
+from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.training import instantiate_config
 
 
 def unigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size: int, k: float = 1.0) -> float:
@@ -48,7 +48,7 @@ def kneser_ney_bigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    datamodule = build(cfg.data)
+    datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")
     train, test = datamodule.ids["train"].numpy(), datamodule.ids["test"].numpy()
     vocab = datamodule.vocab_size

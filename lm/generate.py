@@ -8,10 +8,10 @@ from omegaconf import DictConfig
 
 from lm.module import LanguageModel
 from lm.sampling import check_sampling_options, generate
-from rnn_sentiment.checkpoints import load_module
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.errors import exit_on_user_error
-from rnn_sentiment.text import UNK_ID
+from rnn_sentiment.core.checkpoints import load_module
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import exit_on_user_error
+from rnn_sentiment.core.text import UNK_ID
 
 
 def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:

@@ -6,10 +6,10 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
-from lm.model import WordLSTM
+from lm.network import WordLSTM
 from lm.sampling import generate
-from rnn_sentiment.tensorboard import log_embeddings, writer_of
-from rnn_sentiment.text import WordTokenizer
+from rnn_sentiment.core.tensorboard import log_embeddings, writer_of
+from rnn_sentiment.core.text import WordTokenizer
 
 
 class LanguageModel(LightningModule):

@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from rnn_sentiment.text import words_of
+from rnn_sentiment.core.text import words_of
 
 
 def ngram_vectorizer(max_n: int = 2, min_df: int = 1) -> CountVectorizer:

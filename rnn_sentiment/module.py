@@ -6,13 +6,13 @@ from lightning.pytorch.utilities import rank_zero_info
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
-from rnn_sentiment.data import Layout
-from rnn_sentiment.distributed import gather_uneven
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.distributed import gather_uneven
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.tensorboard import log_classification_figures, log_embeddings, writer_of
+from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy
-from rnn_sentiment.models import RecurrentClassifier
-from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
-from rnn_sentiment.text import WordTokenizer
+from rnn_sentiment.networks import RecurrentClassifier
 
 
 class SentimentClassifier(LightningModule):

@@ -13,9 +13,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
 
-from rnn_sentiment.configs import CONFIG_PATH  # noqa: E402
-from rnn_sentiment.errors import UserInputError, exit_on_user_error  # noqa: E402
-from rnn_sentiment.files import open_atomically  # noqa: E402
+from rnn_sentiment.core.configs import CONFIG_PATH  # noqa: E402
+from rnn_sentiment.core.errors import UserInputError, exit_on_user_error  # noqa: E402
+from rnn_sentiment.core.files import open_atomically  # noqa: E402
 
 CURVES = {  # panel: (train tag, validation tag)
     "loss": ("train/loss", "val/loss"),

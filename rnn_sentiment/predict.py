@@ -18,17 +18,17 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from rnn_sentiment.checkpoints import load_module
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.data import Layout
-from rnn_sentiment.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.checkpoints import load_module
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.files import open_atomically, write_text_atomically
+from rnn_sentiment.core.training import quiet_known_noise
 from rnn_sentiment.explain import attribution_html, word_attributions
-from rnn_sentiment.files import open_atomically, write_text_atomically
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.prediction_data import ChunkedTexts, prediction_loader
 from rnn_sentiment.prediction_inputs import STDIN, InputRow, input_format, read_rows
 from rnn_sentiment.prediction_writer import OUTPUT_FORMATS, Prediction, PredictionWriter
-from rnn_sentiment.training import quiet_known_noise
 
 
 def check_options(cfg: DictConfig) -> None:

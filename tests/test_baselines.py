@@ -9,7 +9,7 @@ import pytest
 
 from conftest import compose_config, run_module, sentiment_frame
 from rnn_sentiment import linear_baselines
-from rnn_sentiment.training import build
+from rnn_sentiment.core.training import instantiate_config
 
 
 def run_baselines(tmp_path, data_path, *overrides):
@@ -36,7 +36,7 @@ def test_log_count_ratio_is_the_smoothed_log_ratio_of_class_frequencies():
 @pytest.fixture
 def synthetic_splits(imdb_dir, tmp_path):
     cfg = compose_config("baselines", tmp_path, [f"data.path={imdb_dir}"])
-    splits, _ = build(cfg.data).read_splits()
+    splits, _ = instantiate_config(cfg.data).read_splits()
     vectorizer = linear_baselines.ngram_vectorizer()
     vectorizer.fit(splits["train"][0])
     return {name: (vectorizer.transform(texts), labels) for name, (texts, labels) in splits.items()}
@@ -109,7 +109,7 @@ def test_one_label_is_one_line(tmp_path):
 def test_missing_scikit_learn_names_the_extra(monkeypatch):
     import rnn_sentiment
     from rnn_sentiment import baselines
-    from rnn_sentiment.errors import UserInputError
+    from rnn_sentiment.core.errors import UserInputError
 
     for name in [name for name in sys.modules if name.partition(".")[0] == "sklearn"]:
         monkeypatch.setitem(sys.modules, name, None)  # what an environment without the extra sees

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.errors import UserInputError
 
 pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
 

@@ -7,26 +7,16 @@ import json
 import logging
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from rnn_sentiment.files import write_text_atomically
+from rnn_sentiment.core.errors import FAILURE_FILE
+from rnn_sentiment.core.files import write_text_atomically
 
 log = logging.getLogger(__name__)
 
-FAILURE_FILE = "error.json"
 FIRST_JOB_FILE = ".first_job_number"
-
-
-def record_failure(message: str, error: BaseException) -> None:
-    """Write why this multirun job failed (`message`, one line) into its directory, for the sweep's summary."""
-    hydra_cfg = HydraConfig.get()
-    failure = {"error": message, "type": type(error).__name__, "overrides": list(hydra_cfg.overrides.task)}
-    output_dir = Path(hydra_cfg.runtime.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(output_dir / FAILURE_FILE, json.dumps(failure, indent=2) + "\n")
 
 
 def job_dir_name(sweep_dir: str, job_num: int) -> str:

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
 
-from rnn_sentiment.text import WordTokenizer  # noqa: E402
+from rnn_sentiment.core.text import WordTokenizer  # noqa: E402
 
 
 def writer_of(module):

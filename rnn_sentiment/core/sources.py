@@ -10,7 +10,7 @@ from typing import BinaryIO
 import datasets
 import numpy as np
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 SPLITS = ("train", "validation", "test")
