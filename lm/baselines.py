@@ -17,6 +17,7 @@ from rnn_sentiment.core.training import instantiate_config
 
 
 def unigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size: int, k: float = 1.0) -> float:
+    """Perplexity on `test` ids of add-`k` unigram counts of `train` ids (both 1-D int arrays)."""
     counts = np.bincount(train, minlength=vocab_size) + k
     log_p = np.log(counts / counts.sum())
     return math.exp(-log_p[test].mean())
@@ -48,6 +49,7 @@ def kneser_ney_bigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Both baselines' test perplexity on the language model's own splits, into `baselines.json`."""
     datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")
     train, test = datamodule.ids["train"].numpy(), datamodule.ids["test"].numpy()

@@ -10,6 +10,7 @@ from rnn_sentiment.core.text import PAD_ID, UNK_ID
 
 
 def check_sampling_options(n_words: int, temperature: float, top_k: int, top_p: float, num_samples: int) -> None:
+    """A `UserInputError` naming the first option out of range."""
     if n_words < 0:
         raise UserInputError(f"n_words={n_words} must be 0 or more")
     if temperature < 0:

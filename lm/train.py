@@ -11,6 +11,7 @@ from rnn_sentiment.core.training import train
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
+    """Train the language model as `cfg` (`conf/lm.yaml` and overrides) says."""
     return train(cfg)
 
 

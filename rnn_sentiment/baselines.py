@@ -39,6 +39,7 @@ def _check_binary(label_names: list[str], train_labels: np.ndarray) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="baselines")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Fit both baselines, choose their settings on validation, report test accuracy in `baselines.json`."""
     linear = _linear_baselines()
     if cfg.data.val_on_test:
         raise UserInputError(

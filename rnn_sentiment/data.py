@@ -84,6 +84,7 @@ class SentimentDataModule(TextDataModule):
         self.datasets: dict[str, PaddedTexts] = {}
 
     def cache_key(self) -> dict:
+        """The data's fingerprint, columns, vocabulary size and how splits are carved."""
         return {
             "data": sources.fingerprint(self.root, self.hub_dataset),
             "columns": [self.text_column, self.label_column],
@@ -128,6 +129,7 @@ class SentimentDataModule(TextDataModule):
         return splits, label_names
 
     def build(self) -> dict:
+        """Splits read and carved, the tokenizer fitted on train, every split encoded ragged."""
         splits, label_names = self.read_splits()
         tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
         state = {"tokenizer": tokenizer.to_json(), "label_names": label_names}
@@ -137,6 +139,7 @@ class SentimentDataModule(TextDataModule):
         return state
 
     def load(self, state: dict) -> None:
+        """The `train`, `val` and `test` datasets, padded as `layout` says, and the label names."""
         self.label_names = state["label_names"]
         self.datasets = {
             name: PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)

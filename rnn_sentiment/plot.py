@@ -15,6 +15,7 @@ from rnn_sentiment.core.plots import plot_run, plot_sweep
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="plot")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Learning curves of every run under `run_dir` and, for a sweep, the runs side by side."""
     if not cfg.run_dir:
         raise UserInputError("run_dir is not set; pass run_dir=<run directory or sweep directory>")
     root = Path(cfg.run_dir).expanduser().resolve()

@@ -38,12 +38,17 @@ class Layout:
 
     @property
     def side(self) -> str:
+        """Where padding goes in the padded matrix: always `post` for `bucket` (lengths mark the end)."""
         return "post" if self.batching == "bucket" else self.padding
 
     def matrix(self, flat: np.ndarray, lengths: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ragged ids (`flat`: all texts' ids, int32; `lengths`: (N,)) as an (N, max_len) int32 matrix padded
+        on `side`, and the (N,) lengths kept after truncation to `max_len`."""
         return pad_ragged(flat, lengths, self.max_len, self.side, self.truncating)
 
     def batch(self, matrix: torch.Tensor, kept: torch.Tensor, index) -> dict[str, torch.Tensor]:
+        """The rows `index` of `matrix` as a batch: `tokens` (B, T) int64, T = `max_len` (`fixed`) or the
+        batch's longest kept length (`bucket`, at least 1), and, for post-padded rows, `lengths` (B,)."""
         kept = kept[index]
         if self.batching == "bucket":
             tokens = matrix[index, : max(int(kept.max()), 1)]
@@ -84,9 +89,11 @@ class BatchIndexSampler(Sampler):
         self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Reshuffle for `epoch` (Lightning calls it at each epoch start)."""
         self.epoch = epoch
 
     def resume(self, epoch: int, drawn: int) -> None:
+        """Continue `epoch` after the `drawn` batches a checkpoint recorded."""
         self.epoch, self._skip = epoch, drawn
 
     def _rank_and_world(self) -> tuple[int, int]:
@@ -145,7 +152,9 @@ class ResumableLoader(DataLoader):
     """A DataLoader over a `BatchIndexSampler` that Lightning checkpoints mid-epoch."""
 
     def state_dict(self) -> dict:
+        """The sampler's position, which Lightning saves in a checkpoint."""
         return {"epoch": self.sampler.epoch, "drawn": self.sampler.drawn}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the position `state_dict` saved: the next pass skips the batches already drawn."""
         self.sampler.resume(state["epoch"], state["drawn"])

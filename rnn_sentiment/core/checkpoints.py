@@ -46,6 +46,7 @@ def load_plain(path: Path) -> Any:
 
 
 def existing_checkpoint(ckpt_path: str) -> Path:
+    """`ckpt_path` as an absolute path, or a `UserInputError` when no such file exists."""
     path = Path(ckpt_path).expanduser().resolve()
     if not path.is_file():
         raise UserInputError(f"ckpt_path={ckpt_path}: no such checkpoint file ({path})")

@@ -39,9 +39,11 @@ def unfinished_writes(path: Path) -> list[Path]:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` whole, or leave `path` as it was."""
     with open_atomically(path) as file:
         file.write(text)
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
+    """Write `payload` to `path` as indented JSON with a final newline, whole or not at all."""
     write_text_atomically(path, json.dumps(payload, indent=2) + "\n")

@@ -34,6 +34,8 @@ def epoch_scalars(run_dir: Path) -> dict[str, list[float]]:
 
 
 def plot_run(run_dir: Path) -> Path:
+    """`learning_curves.png` in `run_dir`: loss, accuracy and perplexity per epoch, train beside
+    validation, from the run's TensorBoard logs; a `UserInputError` when it has none."""
     scalars = epoch_scalars(run_dir)
     panels = [(name, tags) for name, tags in CURVES.items() if any(t in scalars for t in tags if t)]
     if not panels:

@@ -47,11 +47,14 @@ def _run_row(run_dir: Path) -> dict:
 
 
 def collect_runs(sweep_dir: Path) -> list[dict]:
+    """One summary row per job directory of `sweep_dir`, in job order."""
     runs = [p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra" / "overrides.yaml").exists()]
     return [_run_row(run) for run in sorted(runs, key=lambda p: (len(p.name), p.name))]
 
 
 def write_summary(sweep_dir: Path) -> Path | None:
+    """`summary.csv` and `summary.md` of every job in `sweep_dir`; the Markdown file's path, None
+    when there are no jobs yet."""
     rows = collect_runs(sweep_dir)
     if not rows:
         return None
