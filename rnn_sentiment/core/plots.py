@@ -22,6 +22,15 @@ CURVES = {  # panel: (train tag, validation tag)
 }
 
 
+def save_png(figure, path: Path) -> Path:
+    """`figure`, laid out, written whole to `path` as a PNG and closed; returns `path`."""
+    figure.tight_layout()
+    with open_atomically(path, binary=True) as file:
+        figure.savefig(file, format="png", dpi=110)
+    plt.close(figure)
+    return path
+
+
 def epoch_scalars(run_dir: Path) -> dict[str, list[float]]:
     """Each epoch-level scalar of a run's TensorBoard logs, in step order."""
     points = defaultdict(dict)
@@ -54,12 +63,7 @@ def plot_run(run_dir: Path) -> Path:
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle(run_dir.name)
-    figure.tight_layout()
-    output = run_dir / "learning_curves.png"
-    with open_atomically(output, binary=True) as file:
-        figure.savefig(file, format="png", dpi=110)
-    plt.close(figure)
-    return output
+    return save_png(figure, run_dir / "learning_curves.png")
 
 
 def short_label(override: str) -> str:
@@ -99,9 +103,4 @@ def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
     axis.set_yticks(range(len(runs)), labels, fontsize=8)
     axis.invert_yaxis()
     axis.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    output = sweep_dir / "sweep_comparison.png"
-    with open_atomically(output, binary=True) as file:
-        figure.savefig(file, format="png", dpi=110)
-    plt.close(figure)
-    return output
+    return save_png(figure, sweep_dir / "sweep_comparison.png")
