@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the labelled-data readers behind `data.path` (rnn_sentiment/sources.py).
+"""Property-based fuzzing of the labelled-data readers behind `data.path` (rnn_sentiment/core/sources.py).
 
 Each generated input (CSV, JSONL, parquet, a folder of split files, an aclImdb tree) must end in a
 successful `SentimentDataModule.setup()` or a one-line `UserInputError` that names the file; never

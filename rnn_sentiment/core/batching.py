@@ -15,6 +15,7 @@ from rnn_sentiment.core.text import check_max_len, check_side, pad_ragged
 
 BATCHING = ("fixed", "bucket")
 
+
 @dataclass(frozen=True)
 class Layout:
     """How a batch is laid out. `fixed`: Keras `pad_sequences` to `max_len`.
