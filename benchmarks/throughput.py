@@ -27,8 +27,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
+from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.text import WordTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS_REVIEWS_PER_S = {"elman": 1300, "lstm": 465, "conv_lstm": 700}  # the Keras-TF figures, this machine

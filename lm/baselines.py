@@ -10,14 +10,15 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.errors import UserInputError, exit_on_user_error
-from rnn_sentiment.files import write_json_atomically
-from rnn_sentiment.text import PAD_ID
-from rnn_sentiment.training import build
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.text import PAD_ID
+from rnn_sentiment.core.training import instantiate_config
 
 
 def unigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size: int, k: float = 1.0) -> float:
+    """Perplexity on `test` ids of add-`k` unigram counts of `train` ids (both 1-D int arrays)."""
     counts = np.bincount(train, minlength=vocab_size) + k
     log_p = np.log(counts / counts.sum())
     return math.exp(-log_p[test].mean())
@@ -166,7 +167,8 @@ class KneserNeyTrigram:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    datamodule = build(cfg.data)
+    """Both baselines' test perplexity on the language model's own splits, into `baselines.json`."""
+    datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")
     train, test = datamodule.ids["train"].numpy(), datamodule.ids["test"].numpy()
     vocab = datamodule.vocab_size

@@ -13,11 +13,12 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from rnn_sentiment import sources
-from rnn_sentiment.data import BatchIndexSampler, TextDataModule
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.files import open_atomically
-from rnn_sentiment.text import WordTokenizer
+from rnn_sentiment.core import sources
+from rnn_sentiment.core.batching import BatchIndexSampler
+from rnn_sentiment.core.datamodule import TextDataModule
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.files import open_atomically
+from rnn_sentiment.core.text import WordTokenizer
 
 log = logging.getLogger(__name__)
 MOBY_DICK_URL = "https://www.gutenberg.org/cache/epub/2701/pg2701.txt"

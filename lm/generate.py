@@ -8,13 +8,14 @@ from omegaconf import DictConfig
 
 from lm.module import LanguageModel
 from lm.sampling import check_sampling_options, generate
-from rnn_sentiment.checkpoints import load_module
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.errors import exit_on_user_error
-from rnn_sentiment.text import UNK_ID
+from rnn_sentiment.core.checkpoints import load_module
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import exit_on_user_error
+from rnn_sentiment.core.text import UNK_ID
 
 
 def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:
+    """`cfg.num_samples` texts: the seed words and `cfg.n_words` sampled after them."""
     check_sampling_options(cfg.n_words, cfg.temperature, cfg.top_k, cfg.top_p, cfg.num_samples)
     tokenizer = module.tokenizer
     seed_words = tokenizer.words(cfg.seed_text or "")
@@ -31,6 +32,7 @@ def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Load the checkpoint and print each sampled continuation on its own line."""
     module = load_module(cfg.ckpt_path, LanguageModel, "lm")
     for text in continuations(module, cfg):
         print(text)

@@ -3,10 +3,10 @@
 import torch
 from torchmetrics import MeanMetric
 
-from lm.model import WordLSTM
+from lm.network import WordLSTM
 from lm.sampling import generate
-from rnn_sentiment.module_base import TextModule, plain
-from rnn_sentiment.tensorboard import log_embeddings, writer_of
+from rnn_sentiment.core.tensorboard import log_embeddings, writer_of
+from rnn_sentiment.core.module_base import TextModule, plain
 
 
 class LanguageModel(TextModule):

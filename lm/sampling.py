@@ -5,11 +5,12 @@ from contextlib import contextmanager
 
 import torch
 
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.text import PAD_ID, UNK_ID
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.text import PAD_ID, UNK_ID
 
 
 def check_sampling_options(n_words: int, temperature: float, top_k: int, top_p: float, num_samples: int) -> None:
+    """A `UserInputError` naming the first option out of range."""
     if n_words < 0:
         raise UserInputError(f"n_words={n_words} must be 0 or more")
     if temperature < 0:

@@ -3,14 +3,15 @@
 import hydra
 from omegaconf import DictConfig
 
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.errors import exit_on_user_error
-from rnn_sentiment.training import train
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import exit_on_user_error
+from rnn_sentiment.core.training import train
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="lm")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
+    """Train the language model as `cfg` (`conf/lm.yaml` and overrides) says."""
     return train(cfg)
 
 

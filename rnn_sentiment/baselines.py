@@ -10,10 +10,10 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.errors import UserInputError, exit_on_user_error
-from rnn_sentiment.files import write_json_atomically
-from rnn_sentiment.training import build
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.training import instantiate_config
 
 
 def _linear_baselines():
@@ -39,13 +39,14 @@ def _check_binary(label_names: list[str], train_labels: np.ndarray) -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="baselines")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Fit both baselines, choose their settings on validation, report test accuracy in `baselines.json`."""
     linear = _linear_baselines()
     if cfg.data.val_on_test:
         raise UserInputError(
             "data.val_on_test=true would choose C and β on the test split; "
             "drop it, so that they are chosen on validation carved from train"
         )
-    splits, label_names = build(cfg.data).read_splits()
+    splits, label_names = instantiate_config(cfg.data).read_splits()
     _check_binary(label_names, splits["train"][1])
     start = time.perf_counter()
     vectorizer = linear.ngram_vectorizer(cfg.max_n, cfg.min_df)

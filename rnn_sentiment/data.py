@@ -1,26 +1,17 @@
-"""DataModules: a shared base (tokenizer, cache, batching) and the sentiment one."""
-
-import hashlib
-import json
-import math
-import os
-from dataclasses import dataclass
-from pathlib import Path
+"""The sentiment DataModule: labelled reviews split into train/val/test, tokenized, cached, padded."""
 
 import numpy as np
 import torch
-import torch.distributed as dist
-from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from rnn_sentiment import cache, sources
-from rnn_sentiment.checkpoints import existing_checkpoint
+from rnn_sentiment.core import sources
+from rnn_sentiment.core.batching import BatchIndexSampler, Layout
+from rnn_sentiment.core.checkpoints import existing_checkpoint
+from rnn_sentiment.core.datamodule import TextDataModule
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.encoder import language_model_tokenizer
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.text import WordTokenizer, check_max_len, check_num_words, check_side, pad_ragged
-
-BATCHING = ("fixed", "bucket")
 
 
 def encode_with_progress(tokenizer: WordTokenizer, texts: list[str], desc: str, chunk: int = 2000):
@@ -33,46 +24,6 @@ def encode_with_progress(tokenizer: WordTokenizer, texts: list[str], desc: str, 
     if not flats:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
     return np.concatenate(flats), np.concatenate(lengths)
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a batch is laid out. `fixed`: Keras `pad_sequences` to `max_len`.
-
-    `bucket`: truncated to `max_len`, padded at the end to the batch's longest
-    text, with lengths so the network reads each text's last real token.
-    Pre-padded batches carry no lengths: the last position is the last token.
-    """
-
-    max_len: int
-    padding: str = "pre"
-    truncating: str = "pre"
-    batching: str = "fixed"
-
-    def __post_init__(self):
-        check_max_len(self.max_len)
-        check_side("data.padding", self.padding)
-        check_side("data.truncating", self.truncating)
-        if self.batching not in BATCHING:
-            raise UserInputError(f"data.batching={self.batching!r} is unknown; use fixed or bucket")
-
-    @property
-    def side(self) -> str:
-        return "post" if self.batching == "bucket" else self.padding
-
-    def matrix(self, flat: np.ndarray, lengths: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return pad_ragged(flat, lengths, self.max_len, self.side, self.truncating)
-
-    def batch(self, matrix: torch.Tensor, kept: torch.Tensor, index) -> dict[str, torch.Tensor]:
-        kept = kept[index]
-        if self.batching == "bucket":
-            tokens = matrix[index, : max(int(kept.max()), 1)]
-        else:
-            tokens = matrix[index]
-        batch = {"tokens": tokens.long()}
-        if self.side == "post":
-            batch["lengths"] = kept
-        return batch
 
 
 class PaddedTexts(Dataset):
@@ -91,162 +42,6 @@ class PaddedTexts(Dataset):
         batch = self.layout.batch(self.matrix, self.lengths, index)
         batch["labels"] = self.labels[index]
         return batch
-
-
-class BatchIndexSampler(Sampler):
-    """Yields lists of row numbers, one list per batch, split across DDP ranks.
-
-    With `by_length`, rows are sorted by length inside pools of 100 batches
-    (the whole split when not shuffling), so each batch holds similar lengths.
-    The order depends only on seed and epoch; `drawn` counts the batches handed
-    out this epoch, so a run resumed mid-epoch skips exactly those.
-
-    Across ranks, `even_shards=True` (training) deals whole batches round-robin
-    and repeats up to world-1 of them, so every rank takes the same number of
-    steps, as DDP's gradient all-reduce needs. `even_shards=False` (evaluation)
-    deals rows round-robin instead and repeats none: every row goes to exactly
-    one rank, once, and the ranks' row counts differ by at most one.
-    """
-
-    def __init__(self, lengths, batch_size: int, shuffle: bool, by_length: bool, seed: int = 0,
-                 split_across_ranks: bool = True, even_shards: bool = True):
-        self.lengths = torch.as_tensor(lengths)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.by_length = by_length
-        self.seed = seed
-        self.split_across_ranks = split_across_ranks
-        self.even_shards = even_shards
-        self.epoch = 0
-        self.drawn = 0
-        self._skip = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def resume(self, epoch: int, drawn: int) -> None:
-        self.epoch, self._skip = epoch, drawn
-
-    def _rank_and_world(self) -> tuple[int, int]:
-        if self.split_across_ranks and dist.is_available() and dist.is_initialized():
-            rank, world = dist.get_rank(), dist.get_world_size()
-            if not self.even_shards and len(self.lengths) < world:
-                raise UserInputError(
-                    f"an evaluation split of {len(self.lengths)} rows cannot give each of the {world} DDP "
-                    "processes a row; use fewer trainer.devices or a larger split"
-                )
-            return rank, world
-        return 0, 1
-
-    def _ordered_rows(self, generator: torch.Generator) -> torch.Tensor:
-        n = len(self.lengths)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        if self.by_length:
-            pool = self.batch_size * 100 if self.shuffle else max(n, 1)
-            order = torch.cat(
-                [chunk[torch.argsort(self.lengths[chunk], stable=True)] for chunk in order.split(pool)]
-            )
-        return order
-
-    def _batches_of(self, rows: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
-        batches = list(rows.split(self.batch_size))
-        if self.shuffle:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator)]
-        return batches
-
-    def _shard(self) -> list[torch.Tensor]:
-        """This rank's batches for this epoch."""
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        rows = self._ordered_rows(generator)
-        rank, world = self._rank_and_world()
-        if not self.even_shards:
-            return self._batches_of(rows[rank::world], generator)
-        batches = self._batches_of(rows, generator)
-        batches += batches[: (-len(batches)) % world]
-        return batches[rank::world]
-
-    def __iter__(self):
-        batches = self._shard()
-        self.drawn, self._skip = self._skip, 0
-        for batch in batches[self.drawn :]:
-            self.drawn += 1
-            yield batch.tolist()
-
-    def __len__(self):
-        rank, world = self._rank_and_world()
-        if not self.even_shards:
-            return math.ceil(len(range(rank, len(self.lengths), world)) / self.batch_size)
-        return math.ceil(math.ceil(len(self.lengths) / self.batch_size) / world)
-
-
-class ResumableLoader(DataLoader):
-    """A DataLoader over a `BatchIndexSampler` that Lightning checkpoints mid-epoch."""
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.sampler.epoch, "drawn": self.sampler.drawn}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.sampler.resume(state["epoch"], state["drawn"])
-
-
-def default_cache_dir() -> str:
-    return os.environ.get("RNN_LIGHTNING_CACHE", str(Path("~/.cache/rnn-lightning").expanduser()))
-
-
-class TextDataModule(LightningDataModule):
-    """Base of every DataModule here: fit the tokenizer once, cache the ids, serve batches.
-
-    Subclasses implement `cache_key` (what the cached ids depend on), `build`
-    (read, fit, encode: returns a dict of arrays and the tokenizer JSON) and
-    `load` (turn that dict into datasets).
-    """
-
-    def __init__(self, num_words: int, batch_size: int, num_workers: int, seed: int, cache_dir: str | None):
-        super().__init__()
-        check_num_words(num_words)
-        if batch_size < 1:
-            raise UserInputError(f"data.batch_size={batch_size} must be at least 1")
-        self.num_words = num_words
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.seed = seed
-        self.cache_dir = Path(cache_dir or default_cache_dir()).expanduser()
-        self.tokenizer: WordTokenizer | None = None
-
-    def cache_key(self) -> dict:
-        raise NotImplementedError
-
-    def build(self) -> dict:
-        raise NotImplementedError
-
-    def load(self, state: dict) -> None:
-        raise NotImplementedError
-
-    def cache_file(self) -> Path:
-        key = json.dumps({"class": type(self).__name__, **self.cache_key()}, sort_keys=True, default=str)
-        return self.cache_dir / f"{type(self).__name__}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.tokenizer is not None:
-            return
-        state = cache.load_or_build(self.cache_file(), self.build)
-        self.tokenizer = WordTokenizer.from_json(state["tokenizer"])
-        self.load(state)
-
-    @property
-    def vocab_size(self) -> int:
-        return self.tokenizer.vocab_size
-
-    def loader(self, dataset, sampler: BatchIndexSampler) -> DataLoader:
-        if self.num_workers > 0:  # the Rust tokenizer's threads must not be forked into workers
-            os.environ["TOKENIZERS_PARALLELISM"] = "false"
-        return ResumableLoader(
-            dataset,
-            sampler=sampler,
-            batch_size=None,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
 
 
 class SentimentDataModule(TextDataModule):
@@ -293,6 +88,7 @@ class SentimentDataModule(TextDataModule):
         self.datasets: dict[str, PaddedTexts] = {}
 
     def cache_key(self) -> dict:
+        """The data's fingerprint, columns, vocabulary size and how splits are carved."""
         return {
             "data": sources.fingerprint(self.root, self.hub_dataset),
             "columns": [self.text_column, self.label_column],
@@ -338,6 +134,7 @@ class SentimentDataModule(TextDataModule):
         return splits, label_names
 
     def build(self) -> dict:
+        """Splits read and carved, the tokenizer fitted on train, every split encoded ragged."""
         splits, label_names = self.read_splits()
         if self.tokenizer_from:
             tokenizer = language_model_tokenizer(str(self.tokenizer_from))
@@ -350,6 +147,7 @@ class SentimentDataModule(TextDataModule):
         return state
 
     def load(self, state: dict) -> None:
+        """The `train`, `val` and `test` datasets, padded as `layout` says, and the label names."""
         self.label_names = state["label_names"]
         self.datasets = {
             name: PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)

@@ -14,9 +14,9 @@ import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
-from rnn_sentiment.checkpoints import existing_checkpoint, load_plain
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.text import WordTokenizer
+from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.text import WordTokenizer
 
 log = logging.getLogger(__name__)
 NETWORK_SIZES = ("vocab_size", "embed_dim", "hidden_size", "num_layers")

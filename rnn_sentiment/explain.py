@@ -4,7 +4,7 @@ import html
 
 import torch
 
-from rnn_sentiment.data import Layout
+from rnn_sentiment.core.batching import Layout
 
 
 def word_attributions(module, text: str) -> tuple[float, list[tuple[str, float]]]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 SCHEDULES = ("constant", "slanted_triangular")
 SLANTED_RATIO = 32  # ULMFiT's: the lowest learning rate is 1/32 of the peak

@@ -41,6 +41,7 @@ class KerasAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
+        """One Adam update of every parameter with a gradient, as Keras computes it."""
         loss = None
         if closure is not None:
             with torch.enable_grad():

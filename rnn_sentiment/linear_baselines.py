@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from rnn_sentiment.text import words_of
+from rnn_sentiment.core.text import words_of
 
 
 def ngram_vectorizer(max_n: int = 2, min_df: int = 1) -> CountVectorizer:
@@ -46,6 +46,7 @@ class NBSVM:
         self.C, self.beta, self.alpha, self.max_iter, self.seed = C, beta, alpha, max_iter, seed
 
     def fit(self, features: sparse.csr_matrix, labels: np.ndarray) -> "NBSVM":
+        """Fit on `features` (reviews, n-grams), binary, and 0/1 `labels` (reviews,)."""
         self.ratio = log_count_ratio(features, labels, self.alpha)
         svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed).fit(self._scaled(features), labels)
         self.weights, self.bias = svm.coef_.ravel(), float(svm.intercept_[0])
@@ -73,6 +74,7 @@ class Choice:
 
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """The fraction of `predicted` equal to `labels` (both (reviews,))."""
     return float((predicted == labels).mean())
 
 

@@ -4,15 +4,15 @@ import torch
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
-from rnn_sentiment.data import Layout
-from rnn_sentiment.distributed import gather_uneven
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.distributed import gather_uneven
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.module_base import TextModule, plain
+from rnn_sentiment.core.tensorboard import log_classification_figures, log_embeddings, writer_of
 from rnn_sentiment.encoder import load_encoder
-from rnn_sentiment.errors import UserInputError
 from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy
-from rnn_sentiment.models import RecurrentClassifier
-from rnn_sentiment.module_base import TextModule, plain
-from rnn_sentiment.tensorboard import log_classification_figures, log_embeddings, writer_of
+from rnn_sentiment.networks import RecurrentClassifier
 
 
 class SentimentClassifier(TextModule):

@@ -1,115 +1,21 @@
-"""python -m rnn_sentiment.plot run_dir=<run or sweep directory> — PNG learning curves and a sweep chart."""
+"""python -m rnn_sentiment.plot run_dir=<run or sweep directory> — PNG learning curves and a sweep chart.
 
-import json
-from collections import defaultdict
+Works on the runs of either task (classifier accuracy, language-model perplexity)."""
+
 from pathlib import Path
 
 import hydra
-import matplotlib
+from omegaconf import DictConfig
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
-
-from rnn_sentiment.configs import CONFIG_PATH  # noqa: E402
-from rnn_sentiment.errors import UserInputError, exit_on_user_error  # noqa: E402
-from rnn_sentiment.files import open_atomically  # noqa: E402
-
-CURVES = {  # panel: (train tag, validation tag)
-    "loss": ("train/loss", "val/loss"),
-    "accuracy": ("train/acc", "val/acc"),
-    "perplexity": (None, "val/ppl"),
-}
-
-
-def epoch_scalars(run_dir: Path) -> dict[str, list[float]]:
-    """Each epoch-level scalar of a run's TensorBoard logs, in step order."""
-    points = defaultdict(dict)
-    for events in sorted(run_dir.glob("tensorboard/events.out.tfevents.*")):
-        for event in EventFileLoader(str(events)).Load():
-            for value in event.summary.value:
-                number = value.tensor.float_val[0] if value.tensor.float_val else value.simple_value
-                points[value.tag][event.step] = float(number)
-    return {tag: [by_step[s] for s in sorted(by_step)] for tag, by_step in points.items()}
-
-
-def plot_run(run_dir: Path) -> Path:
-    scalars = epoch_scalars(run_dir)
-    panels = [(name, tags) for name, tags in CURVES.items() if any(t in scalars for t in tags if t)]
-    if not panels:
-        raise UserInputError(f"run_dir={run_dir}: no TensorBoard scalars found; was it run with logger=tensorboard?")
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
-    for axis, (name, (train_tag, val_tag)) in zip(axes[0], panels):
-        if train_tag and train_tag not in scalars:
-            train_tag = f"{train_tag}_epoch"  # Lightning's name when a value is logged per step and per epoch
-        for tag, label in ((train_tag, "train"), (val_tag, "validation")):
-            if tag in scalars:
-                values = scalars[tag]
-                axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_title(name)
-        axis.grid(alpha=0.3)
-        axis.legend()
-    figure.suptitle(run_dir.name)
-    figure.tight_layout()
-    output = run_dir / "learning_curves.png"
-    with open_atomically(output, binary=True) as file:
-        figure.savefig(file, format="png", dpi=110)
-    plt.close(figure)
-    return output
-
-
-def short_label(override: str) -> str:
-    """`model.lr=0.0013518080333310004` → `lr=0.00135`: sweep labels that fit beside a bar."""
-    key, _, value = override.partition("=")
-    try:
-        number = float(value)
-    except ValueError:
-        number = None
-    if number is not None and not number.is_integer():
-        value = f"{number:.3g}"
-    return f"{key.rsplit('.', 1)[-1]}={value}"
-
-
-def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
-    """One row per run, labelled by what differs between runs: the best validation metric (what a
-    sweep selects on) beside the test metric."""
-    metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
-    shown = [k for k in ("best/val/acc", "test/acc", "best/val/ppl", "test/ppl") if k in metrics[0]]
-    if not shown:
-        raise UserInputError(f"run_dir={sweep_dir}: the runs' metrics.json hold no test or validation metric")
-    overrides = [m.get("overrides", []) for m in metrics]
-    shared = set.intersection(*(set(o) for o in overrides))
-    labels = [" ".join([run.name, *(short_label(o) for o in run_overrides if o not in shared)])
-              for run_overrides, run in zip(overrides, runs)]
-    figure, axis = plt.subplots(figsize=(10, 0.5 * len(runs) + 1.5))
-    height = 0.8 / len(shown)
-    values = [[m.get(key, float("nan")) for m in metrics] for key in shown]
-    for offset, (key, column) in enumerate(zip(shown, values)):
-        rows = [i - 0.4 + height * (offset + 0.5) for i in range(len(runs))]
-        axis.barh(rows, column, height=height, label=key)
-        for row, value in zip(rows, column):
-            axis.text(value, row, f" {value:.4g}", va="center", fontsize=7)
-    flat = [v for column in values for v in column]
-    low, high = min(flat), max(flat)
-    axis.set_xlim(max(0.0, low - (high - low) * 0.5 - 0.02), high + (high - low) * 0.25 + 0.02)
-    axis.set_yticks(range(len(runs)), labels, fontsize=8)
-    axis.invert_yaxis()
-    axis.legend(loc="lower right", fontsize=8)
-    figure.tight_layout()
-    output = sweep_dir / "sweep_comparison.png"
-    with open_atomically(output, binary=True) as file:
-        figure.savefig(file, format="png", dpi=110)
-    plt.close(figure)
-    return output
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.plots import plot_run, plot_sweep
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="plot")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Learning curves of every run under `run_dir` and, for a sweep, the runs side by side."""
     if not cfg.run_dir:
         raise UserInputError("run_dir is not set; pass run_dir=<run directory or sweep directory>")
     root = Path(cfg.run_dir).expanduser().resolve()

@@ -18,20 +18,21 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from rnn_sentiment.checkpoints import load_module
-from rnn_sentiment.configs import CONFIG_PATH
-from rnn_sentiment.data import Layout
-from rnn_sentiment.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.checkpoints import load_module
+from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.files import open_atomically, write_text_atomically
+from rnn_sentiment.core.training import quiet_known_noise
 from rnn_sentiment.explain import attribution_html, word_attributions
-from rnn_sentiment.files import open_atomically, write_text_atomically
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.prediction_data import ChunkedTexts, prediction_loader
 from rnn_sentiment.prediction_inputs import STDIN, InputRow, input_format, read_rows
 from rnn_sentiment.prediction_writer import OUTPUT_FORMATS, Prediction, PredictionWriter
-from rnn_sentiment.training import quiet_known_noise
 
 
 def check_options(cfg: DictConfig) -> None:
+    """A `UserInputError` for a contradictory or out-of-range option, before anything is read."""
     if (cfg.text is None) == (cfg.file is None):
         raise UserInputError('give exactly one of text="…" or file=<path> (one text per line, a table with '
                              "column=…, or - for standard input)")
@@ -58,12 +59,14 @@ def output_path(cfg: DictConfig) -> Path | None:
 
 
 def input_rows(cfg: DictConfig) -> Iterator[InputRow]:
+    """The rows to classify: `text=`'s one text, or `file=`'s rows read lazily."""
     if cfg.text is not None:
         return iter([InputRow(0, 0, str(cfg.text))])
     return read_rows(cfg.file, input_format(cfg.file, cfg.format), cfg.column, cfg.id_column)
 
 
 def build_trainer(cfg: DictConfig, writer: PredictionWriter) -> L.Trainer:
+    """The configured Trainer on one device, with `writer` as its only callback."""
     try:
         trainer = instantiate(cfg.trainer, callbacks=[writer])
     except InstantiationException as error:
@@ -75,6 +78,7 @@ def build_trainer(cfg: DictConfig, writer: PredictionWriter) -> L.Trainer:
 
 
 def print_table(shown: list[Prediction], total: int, output: Path | None) -> None:
+    """The first rows' scores on stdout, and how many more there are on stderr."""
     if not shown:
         return
     print("p_positive\tlabel\ttext")
@@ -108,6 +112,7 @@ def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="predict")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
+    """Load the checkpoint, classify, write `output=` and `explain=`, print the first rows."""
     module = load_module(cfg.ckpt_path, SentimentClassifier, "sentiment")
     quiet_known_noise()
     started = time.perf_counter()

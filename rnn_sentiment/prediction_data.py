@@ -6,9 +6,9 @@ from itertools import islice
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from rnn_sentiment.data import Layout
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.prediction_inputs import InputRow
-from rnn_sentiment.text import WordTokenizer
 
 
 class RowsOfBatch:

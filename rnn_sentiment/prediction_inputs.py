@@ -12,8 +12,8 @@ from typing import BinaryIO, NamedTuple
 import pyarrow
 import pyarrow.parquet
 
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.sources import utf8_lines
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.sources import utf8_lines
 
 FORMATS = ("txt", "csv", "jsonl", "parquet")
 SUFFIX_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}

@@ -84,7 +84,7 @@ def lm_checkpoint(tmp_path_factory):
          "data.batch_size=8", "data.eval_batch_size=4", "model.net.embed_dim=32", "model.net.hidden_size=32", *QUICK_TRAINING,
          "trainer.max_epochs=3", "model.lr=0.01"],
     )
-    from rnn_sentiment.training import train
+    from rnn_sentiment.core.training import train
 
     train(cfg)
     return tmp_path / "run"

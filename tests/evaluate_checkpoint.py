@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from rnn_sentiment.training import build, quiet_known_noise
+from rnn_sentiment.core.training import instantiate_config, quiet_known_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,9 +24,9 @@ def evaluate(primary: str, checkpoint: str, output: Path, overrides: list[str]) 
     quiet_known_noise()
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(primary, overrides=[f"paths.output_dir={output}", f"paths.log_dir={output}", *overrides])
-    datamodule = build(cfg.data)
+    datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")
-    module = build(cfg.model, vocab_size=datamodule.vocab_size)
+    module = instantiate_config(cfg.model, vocab_size=datamodule.vocab_size)
     logger = TensorBoardLogger(output, name="tensorboard", version="")
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=[], enable_checkpointing=False,
                           enable_progress_bar=False, enable_model_summary=False)

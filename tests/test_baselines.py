@@ -9,7 +9,7 @@ import pytest
 
 from conftest import compose_config, run_module, sentiment_frame
 from rnn_sentiment import linear_baselines
-from rnn_sentiment.training import build
+from rnn_sentiment.core.training import instantiate_config
 
 
 def run_baselines(tmp_path, data_path, *overrides):
@@ -36,7 +36,7 @@ def test_log_count_ratio_is_the_smoothed_log_ratio_of_class_frequencies():
 @pytest.fixture
 def synthetic_splits(imdb_dir, tmp_path):
     cfg = compose_config("baselines", tmp_path, [f"data.path={imdb_dir}"])
-    splits, _ = build(cfg.data).read_splits()
+    splits, _ = instantiate_config(cfg.data).read_splits()
     vectorizer = linear_baselines.ngram_vectorizer()
     vectorizer.fit(splits["train"][0])
     return {name: (vectorizer.transform(texts), labels) for name, (texts, labels) in splits.items()}
@@ -61,6 +61,7 @@ def test_the_chosen_C_is_the_best_on_validation_however_bad(synthetic_splits):
     assert choice.params == {"C": best["C"]} and choice.val_acc == best["val/acc"]
 
 
+@pytest.mark.slow  # starts the entry point
 def test_run_writes_baselines_json_and_test_labels_never_steer_the_choice(imdb_dir, tmp_path):
     flipped = tmp_path / "flipped"
     flipped.mkdir()
@@ -84,12 +85,14 @@ def test_run_writes_baselines_json_and_test_labels_never_steer_the_choice(imdb_d
     assert plain["nbsvm"]["beta"] in (0.25, 1.0)
 
 
+@pytest.mark.slow  # starts the entry point
 def test_bad_data_path_is_one_line(tmp_path):
     done = run_baselines(tmp_path, tmp_path / "missing")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: data.path={tmp_path / 'missing'}: no such file")
 
 
+@pytest.mark.slow  # starts the entry point
 def test_validating_on_test_is_refused(imdb_dir, tmp_path):
     done = run_baselines(tmp_path, imdb_dir, "data.val_on_test=true")
     assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -97,6 +100,7 @@ def test_validating_on_test_is_refused(imdb_dir, tmp_path):
     assert not (tmp_path / "run" / "baselines.json").exists()
 
 
+@pytest.mark.slow  # starts the entry point
 def test_one_label_is_one_line(tmp_path):
     folder = tmp_path / "one_label"
     folder.mkdir()
@@ -109,7 +113,7 @@ def test_one_label_is_one_line(tmp_path):
 def test_missing_scikit_learn_names_the_extra(monkeypatch):
     import rnn_sentiment
     from rnn_sentiment import baselines
-    from rnn_sentiment.errors import UserInputError
+    from rnn_sentiment.core.errors import UserInputError
 
     for name in [name for name in sys.modules if name.partition(".")[0] == "sklearn"]:
         monkeypatch.setitem(sys.modules, name, None)  # what an environment without the extra sees

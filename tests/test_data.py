@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from conftest import sentiment_frame
-from rnn_sentiment.data import BatchIndexSampler, SentimentDataModule
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.batching import BatchIndexSampler
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.data import SentimentDataModule
 
 
 def datamodule(path, **options) -> SentimentDataModule:

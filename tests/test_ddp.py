@@ -15,9 +15,9 @@ from tensorboard.util import tensor_util
 from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, QUICK_TRAINING, compose_config, run_module, sentiment_frame
 from evaluate_checkpoint import evaluate
 from lm.data import Streams, Windows
-from rnn_sentiment.data import BatchIndexSampler
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.training import build, train
+from rnn_sentiment.core.batching import BatchIndexSampler
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.training import instantiate_config, train
 
 
 def shards(sampler: BatchIndexSampler, world: int, monkeypatch) -> list[list[list[int]]]:
@@ -138,7 +138,7 @@ def lm_run(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("stateful", [True, False])
 def test_language_model_perplexity_under_ddp_equals_one_process(tmp_path, lm_run, stateful):
     options = [*lm_options(lm_run), f"data.stateful={stateful}"]
-    datamodule = build(compose_config("lm", tmp_path, options).data)
+    datamodule = instantiate_config(compose_config("lm", tmp_path, options).data)
     datamodule.setup("fit")
     for name in ("val", "test"):  # awkward sizes: 29 or 27 windows in 5 or 4 batches of 7, 7 streams (3 + 4 rows)
         windows = len(Windows(datamodule.ids[name], 7))

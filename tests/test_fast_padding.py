@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_sentiment.data import Layout, SentimentDataModule
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.keras_compat import binary_cross_entropy
-from rnn_sentiment.models import RecurrentClassifier
 from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.networks import RecurrentClassifier
 
 MAX_LEN = 24
 NETWORKS = {

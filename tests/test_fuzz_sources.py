@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the labelled-data readers behind `data.path` (rnn_sentiment/sources.py).
+"""Property-based fuzzing of the labelled-data readers behind `data.path` (rnn_sentiment/core/sources.py).
 
 Each generated input (CSV, JSONL, parquet, a folder of split files, an aclImdb tree) must end in a
 successful `SentimentDataModule.setup()` or a one-line `UserInputError` that names the file; never
@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.errors import UserInputError
 
 pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
 

@@ -86,7 +86,7 @@ def editable_venv(source, tmp_path_factory) -> Path:
 
 
 def test_the_wheel_is_what_runs_and_it_carries_the_configs(wheel_venv, tmp_path):
-    script = ("import lm, rnn_sentiment, rnn_sentiment.configs as c, rnn_lightning_conf as conf; "
+    script = ("import lm, rnn_sentiment, rnn_sentiment.core.configs as c, rnn_lightning_conf as conf; "
               "print(rnn_sentiment.__file__, lm.__file__, conf.__file__, c.CONFIG_PATH, sep='\\n')")
     shown = run(wheel_venv, "python", "-c", script, cwd=tmp_path)
     *files, config_path = shown.stdout.split()
@@ -104,7 +104,7 @@ def test_the_wheels_console_scripts_compose_show_help_and_resolve_hydra_configs(
     assert "model: conv_lstm, elman, lstm, word_lstm" in run(wheel_venv, "rnn-train", "--help", cwd=tmp_path).stdout
     hydra = run(wheel_venv, "python", "-m", "rnn_sentiment.train", "hydra/launcher=slurm", "--cfg", "hydra",
                 cwd=tmp_path).stdout
-    assert "submitit_folder" in hydra and "rnn_sentiment.sweep.SweepSummary" in hydra
+    assert "submitit_folder" in hydra and "rnn_sentiment.core.sweep.SweepSummary" in hydra
 
 
 def test_the_wheel_trains_a_sweep_and_predicts_from_an_empty_directory(wheel_venv, tmp_path, imdb_dir):

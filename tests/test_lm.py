@@ -7,9 +7,9 @@ from conftest import QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
 from lm.sampling import generate, pick_next
-from rnn_sentiment.checkpoints import load_module
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.training import train
+from rnn_sentiment.core.checkpoints import load_module
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.training import train
 
 
 def test_pairs_and_windows():

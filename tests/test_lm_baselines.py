@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_module
 from lm.baselines import FALLBACK_DISCOUNTS, KneserNeyTrigram, kneser_ney_bigram_perplexity
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 # ids 0 padding and 1 unknown (absent from training), then b c d
 B, C, D = 2, 3, 4

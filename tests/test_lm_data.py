@@ -7,9 +7,9 @@ import pytest
 
 from conftest import compose_config
 from lm.data import LanguageModelDataModule
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.text import WordTokenizer
-from rnn_sentiment.training import build
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.text import WordTokenizer
+from rnn_sentiment.core.training import instantiate_config
 
 WIKI_TRAIN = """
  = Valkyria Chronicles III = 
@@ -136,7 +136,7 @@ def test_hub_dataset_with_a_config_uses_its_own_splits(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: calls.append(args) or wikitext_like())
     cfg = compose_config("lm", tmp_path, ["data.hub_dataset=wikitext", "data.hub_config=wikitext-2-raw-v1",
                                           f"paths.cache_dir={tmp_path / 'cache'}"])
-    dm = build(cfg.data)
+    dm = instantiate_config(cfg.data)
     dm.setup("fit")
     assert calls == [("wikitext", "wikitext-2-raw-v1")]
     assert words(dm, "train") == "valkyria chronicles iii the game"

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from lm.data import LanguageModelDataModule
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
 

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from conftest import QUICK, compose_config, run_module
-from rnn_sentiment.training import train
+from rnn_sentiment.core.training import train
 from test_tensorboard import tags_by_plugin
 
 pytestmark = pytest.mark.slow  # every test trains

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.models import RecurrentClassifier
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.networks import RecurrentClassifier
 
 TUTORIAL = [  # cell, conv channels, Keras' count, PyTorch's extra bias per gate
     ("rnn", 0, 173_401, 100),

@@ -18,11 +18,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from conftest import NOISE, QUICK, ROOT, compose_config, run_module, sentiment_frame
-from rnn_sentiment.checkpoints import load_module
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.checkpoints import load_module
+from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.predict import predict
-from rnn_sentiment.training import train
+from rnn_sentiment.core.training import train
 
 pytestmark = pytest.mark.slow  # every test reads a classifier the module trains first
 

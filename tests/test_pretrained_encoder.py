@@ -13,9 +13,9 @@ from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.encoder import with_encoder_settings
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.module import SentimentClassifier
-from rnn_sentiment.text import WordTokenizer
+from rnn_sentiment.core.text import WordTokenizer
 
 SIZES = {"embed_dim": 12, "hidden_size": 16, "num_layers": 2}
 
@@ -177,7 +177,7 @@ def test_gradual_unfreezing_trains_one_more_group_each_epoch_from_the_head_down(
 
 def test_layer_groups_cover_every_parameter_once_from_the_head_down():
     from rnn_sentiment.fine_tuning import layer_groups
-    from rnn_sentiment.models import RecurrentClassifier
+    from rnn_sentiment.networks import RecurrentClassifier
 
     for options in [{"num_layers": 3}, {"num_layers": 2, "bidirectional": True}, {"conv_channels": 8}]:
         net = RecurrentClassifier(50, **{"embed_dim": 8, "hidden_size": 8, **options})
@@ -201,7 +201,7 @@ def test_slanted_triangular_rises_then_falls():
 
 
 def test_bptt_windows_give_the_same_outputs_and_concat_pools_all_three():
-    from rnn_sentiment.models import RecurrentClassifier
+    from rnn_sentiment.networks import RecurrentClassifier
 
     torch.manual_seed(0)
     tokens, lengths = torch.randint(1, 50, (4, 23)), torch.tensor([23, 5, 17, 1])
@@ -229,7 +229,7 @@ class OneMultiLayerLSTM(nn.Module):
 
 
 def test_language_model_of_the_earlier_layout_loads_and_computes_the_same():
-    from lm.model import WordLSTM
+    from lm.network import WordLSTM
 
     old = OneMultiLayerLSTM()
     net = WordLSTM(30, 8, 8, 2)
@@ -240,7 +240,7 @@ def test_language_model_of_the_earlier_layout_loads_and_computes_the_same():
 
 
 def test_awd_dropouts_act_in_training_only_and_the_adaptive_loss_is_the_log_likelihood():
-    from lm.model import WordLSTM
+    from lm.network import WordLSTM
 
     torch.manual_seed(0)
     net = WordLSTM(30, 8, 16, 2, dropout=0.3, embed_dropout=0.2, weight_dropout=0.5, locked_dropout=True,

@@ -14,8 +14,8 @@ import torch
 
 from conftest import QUICK, QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule
+from rnn_sentiment.core.files import write_text_atomically
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.files import write_text_atomically
 
 
 class Exploit:
@@ -157,7 +157,7 @@ def test_writers_side_by_side_never_collide_and_a_failed_write_leaves_the_old_fi
         thread.join()
     assert errors == [] and target.read_text() in texts
 
-    from rnn_sentiment.files import open_atomically
+    from rnn_sentiment.core.files import open_atomically
 
     with pytest.raises(RuntimeError):
         with open_atomically(target) as file:
@@ -197,7 +197,7 @@ def test_moby_dick_downloads_side_by_side_land_whole_without_the_network(tmp_pat
 
 @pytest.mark.slow
 def test_every_file_the_package_writes_loads_with_weights_only(tmp_path, imdb_dir, moby_file):
-    from rnn_sentiment.training import train
+    from rnn_sentiment.core.training import train
 
     classifier = compose_config("train", tmp_path / "classifier", [
         f"data.path={imdb_dir}", f"paths.cache_dir={tmp_path / 'cache'}", "checkpoint_every_n_steps=7", *QUICK,

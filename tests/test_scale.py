@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, compose_config, run_module
-from rnn_sentiment.plot import plot_run, plot_sweep, short_label
+from rnn_sentiment.core.plots import plot_run, plot_sweep, short_label
 
 TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
         "model.net.hidden_size=16", "~callbacks.model_summary"]

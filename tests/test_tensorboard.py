@@ -5,7 +5,7 @@ import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 from conftest import QUICK, compose_config
-from rnn_sentiment.training import train
+from rnn_sentiment.core.training import train
 
 pytestmark = pytest.mark.slow  # every test trains or reads the session's trained language model
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.text import WordTokenizer, pad_ragged, pad_sequences
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.text import WordTokenizer, pad_ragged, pad_sequences
 
 
 def test_keras_rules_lowercase_br_and_punctuation():

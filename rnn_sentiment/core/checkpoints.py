@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 ENTRY_POINTS = {"sentiment": "python -m rnn_sentiment.predict", "lm": "python -m lm.generate"}
 
@@ -47,6 +47,7 @@ def load_plain(path: Path, option: str = "ckpt_path") -> Any:
 
 
 def existing_checkpoint(ckpt_path: str, option: str = "ckpt_path") -> Path:
+    """`ckpt_path` as an absolute path, or a `UserInputError` naming `option` when no such file exists."""
     path = Path(ckpt_path).expanduser().resolve()
     if not path.is_file():
         raise UserInputError(f"{option}={ckpt_path}: no such checkpoint file ({path})")

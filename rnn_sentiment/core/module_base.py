@@ -9,7 +9,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
-from rnn_sentiment.text import WordTokenizer
+from rnn_sentiment.core.text import WordTokenizer
 
 FUSED_ADAM_DEVICES = ("cpu", "cuda", "mps", "xpu")  # where torch.optim.Adam(fused=True) has kernels
 

@@ -10,13 +10,15 @@ from typing import BinaryIO
 import datasets
 import numpy as np
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".json": "json"}
 SPLITS = ("train", "validation", "test")
 
 
 def resolve(path: str | None, option: str = "data.path") -> Path | None:
+    """`path` made absolute, None for None (the default download); a `UserInputError` naming
+    `option` when nothing is there."""
     if path is None:
         return None
     resolved = Path(path).expanduser().resolve()
@@ -29,6 +31,7 @@ def resolve(path: str | None, option: str = "data.path") -> Path | None:
 
 
 def local_files(root: Path) -> list[Path]:
+    """`root` itself when it is a file, else every file below it, sorted."""
     if root.is_file():
         return [root]
     return sorted(p for p in root.rglob("*") if p.is_file())
@@ -131,6 +134,7 @@ def _load_file(file: Path) -> datasets.Dataset:
 
 
 def read_utf8(file: Path) -> str:
+    """The whole of `file` as text; a `UserInputError` naming the line of a byte that is not UTF-8."""
     with file.open("rb") as stream:
         return "".join(utf8_lines(stream, str(file)))
 
@@ -194,6 +198,8 @@ def _require_column(split: datasets.Dataset, column: str, kind: str, where: str)
 
 
 def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
+    """The texts of `column`, one per row; a `UserInputError` naming the first row that is missing,
+    empty or not a string."""
     _require_column(split, column, "text", where)
     texts = list(split[column])
     for row, text in enumerate(texts):
@@ -255,6 +261,8 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
 
 
 def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: str) -> np.ndarray:
+    """Each row's label as its index in `names` (float32, shape (rows,)); a `UserInputError` naming
+    the first row whose label is not one of them."""
     _require_column(split, column, "label", where)
     index = {name: i for i, name in enumerate(names)}
     ids = np.empty(len(split), dtype=np.float32)

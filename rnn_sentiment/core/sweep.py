@@ -7,26 +7,16 @@ import json
 import logging
 from pathlib import Path
 
-from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from rnn_sentiment.files import write_text_atomically
+from rnn_sentiment.core.errors import FAILURE_FILE
+from rnn_sentiment.core.files import write_text_atomically
 
 log = logging.getLogger(__name__)
 
-FAILURE_FILE = "error.json"
 FIRST_JOB_FILE = ".first_job_number"
-
-
-def record_failure(message: str, error: BaseException) -> None:
-    """Write why this multirun job failed (`message`, one line) into its directory, for the sweep's summary."""
-    hydra_cfg = HydraConfig.get()
-    failure = {"error": message, "type": type(error).__name__, "overrides": list(hydra_cfg.overrides.task)}
-    output_dir = Path(hydra_cfg.runtime.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(output_dir / FAILURE_FILE, json.dumps(failure, indent=2) + "\n")
 
 
 def job_dir_name(sweep_dir: str, job_num: int) -> str:
@@ -57,11 +47,14 @@ def _run_row(run_dir: Path) -> dict:
 
 
 def collect_runs(sweep_dir: Path) -> list[dict]:
+    """One summary row per job directory of `sweep_dir`, in job order."""
     runs = [p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra" / "overrides.yaml").exists()]
     return [_run_row(run) for run in sorted(runs, key=lambda p: (len(p.name), p.name))]
 
 
 def write_summary(sweep_dir: Path) -> Path | None:
+    """`summary.csv` and `summary.md` of every job in `sweep_dir`; the Markdown file's path, None
+    when there are no jobs yet."""
     rows = collect_runs(sweep_dir)
     if not rows:
         return None

@@ -9,9 +9,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 
-from rnn_sentiment.sweep import record_failure
+from rnn_sentiment.core.files import write_json_atomically
 
 log = logging.getLogger(__name__)
+
+FAILURE_FILE = "error.json"  # a failed multirun job's reason, which the sweep summary reads
 
 
 class UserInputError(ValueError):
@@ -25,6 +27,13 @@ class SweepJobFailed(CompactHydraException):
 def _one_line(error: Exception) -> str:
     first = (str(error).strip().splitlines() or [""])[0]
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def record_failure(message: str, error: BaseException) -> None:
+    """Write why this multirun job failed (`message`, one line) into its directory, for the sweep's summary."""
+    hydra_cfg = HydraConfig.get()
+    failure = {"error": message, "type": type(error).__name__, "overrides": list(hydra_cfg.overrides.task)}
+    write_json_atomically(Path(hydra_cfg.runtime.output_dir) / FAILURE_FILE, failure)
 
 
 def _in_multirun() -> bool:

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from lightning.pytorch.loggers import TensorBoardLogger  # noqa: E402
 
-from rnn_sentiment.text import WordTokenizer  # noqa: E402
+from rnn_sentiment.core.text import WordTokenizer  # noqa: E402
 
 
 def writer_of(module):
@@ -27,6 +27,8 @@ def log_embeddings(writer, weight: torch.Tensor, tokenizer: WordTokenizer, step:
 
 
 def log_classification_figures(writer, probabilities: torch.Tensor, labels: torch.Tensor, names: list[str], step: int):
+    """The test PR curve and a 2×2 confusion matrix figure; `probabilities` and `labels` are (N,)
+    tensors of the positive class's probability and the 0/1 labels, `names` the two class names."""
     writer.add_pr_curve("test/pr_curve", labels.int(), probabilities, global_step=step)
     predicted = (probabilities >= 0.5).long()
     matrix = torch.zeros(2, 2, dtype=torch.long)

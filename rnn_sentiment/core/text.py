@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 PAD, UNK = "[PAD]", "[UNK]"
 PAD_ID, UNK_ID = 0, 1
@@ -30,6 +30,8 @@ class WordTokenizer:
 
     @classmethod
     def fit(cls, texts, num_words: int) -> "WordTokenizer":
+        """A tokenizer fitted on `texts` (an iterable of strings; the training split only), keeping the
+        `num_words - 2` most frequent words after the two specials."""
         check_num_words(num_words)
         tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
         tokenizer.normalizer = keras_normalizer()
@@ -42,16 +44,20 @@ class WordTokenizer:
 
     @classmethod
     def from_json(cls, text: str) -> "WordTokenizer":
+        """The tokenizer that `to_json` saved (as a checkpoint or the cache stores it)."""
         return cls(Tokenizer.from_str(text))
 
     def to_json(self) -> str:
+        """The whole tokenizer (rules and vocabulary) as a JSON string: plain data for a checkpoint."""
         return self._tokenizer.to_str()
 
     @property
     def vocab_size(self) -> int:
+        """Every id, specials included: the rows an embedding of this vocabulary needs."""
         return len(self.id_to_word)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """The ids of each text (no padding, unknown words as `UNK_ID`), encoded in one Rust batch."""
         return [e.ids for e in self._tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
 
     def encode_ragged(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -67,10 +73,12 @@ class WordTokenizer:
         return [word for word, _ in self._tokenizer.pre_tokenizer.pre_tokenize_str(normalized)]
 
     def token_ids(self, words: Sequence[str]) -> list[int]:
+        """The id of each already-split word, `UNK_ID` for a word outside the vocabulary."""
         vocab = self._tokenizer.get_vocab()
         return [vocab.get(w, UNK_ID) for w in words]
 
     def decode(self, ids) -> str:
+        """The words of `ids` joined by spaces, padding left out."""
         words = (self.id_to_word[i] for i in ids if i != PAD_ID)
         return " ".join(words)
 
@@ -95,6 +103,7 @@ def words_of(text: str) -> list[str]:
 
 
 def check_num_words(num_words: int) -> int:
+    """`num_words`, or a `UserInputError` when it leaves no id for a word (it must be at least 3)."""
     if num_words < 3:
         raise UserInputError(
             f"data.num_words={num_words} leaves no room for words next to padding and unknown; "
@@ -104,12 +113,14 @@ def check_num_words(num_words: int) -> int:
 
 
 def check_side(option: str, value: str) -> str:
+    """`value`, or a `UserInputError` naming `option` when it is neither `pre` nor `post`."""
     if value not in SIDES:
         raise UserInputError(f"{option}={value!r} is not a side; use pre or post")
     return value
 
 
 def check_max_len(max_len: int) -> int:
+    """`max_len`, or a `UserInputError` when it is not a positive int."""
     if not isinstance(max_len, int) or max_len <= 0:
         raise UserInputError(f"data.max_len={max_len!r} must be a positive number of tokens, e.g. data.max_len=500")
     return max_len
@@ -139,6 +150,8 @@ def pad_ragged(
 def pad_sequences(
     sequences: Sequence[Sequence[int]], max_len: int, padding: str = "pre", truncating: str = "pre"
 ) -> torch.Tensor:
+    """Keras `pad_sequences` on lists of ids: an (N, max_len) int32 tensor, `PAD_ID` where there is no
+    token; `padding` and `truncating` (`pre` | `post`) say which end is padded and which is cut."""
     lengths = np.array([len(s) for s in sequences], dtype=np.int64)
     flat = np.array([i for s in sequences for i in s], dtype=np.int32)
     return pad_ragged(flat, lengths, max_len, padding, truncating)[0]

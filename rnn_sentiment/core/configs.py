@@ -9,7 +9,7 @@ scripts and `python -m` work from any directory.
 
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parents[1]
+_CHECKOUT = Path(__file__).resolve().parents[2]
 _IN_CHECKOUT = (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "conf" / "__init__.py").is_file()
 
 CONFIG_PATH = str(_CHECKOUT / "conf") if _IN_CHECKOUT else "pkg://rnn_lightning_conf"

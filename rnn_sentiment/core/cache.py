@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from rnn_sentiment.checkpoints import UnsafeFileError, load_plain
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.files import open_atomically, unfinished_writes
+from rnn_sentiment.core.checkpoints import UnsafeFileError, load_plain
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.files import open_atomically, unfinished_writes
 
 FORMAT = 2
 

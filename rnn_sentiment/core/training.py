@@ -17,11 +17,11 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from rnn_sentiment.callbacks import EpochTimer
-from rnn_sentiment.checkpoints import existing_checkpoint, load_plain
-from rnn_sentiment.errors import UserInputError
-from rnn_sentiment.files import write_json_atomically
-from rnn_sentiment.hydra_ddp import one_job_of_the_sweep
+from rnn_sentiment.core.callbacks import EpochTimer
+from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
+from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.hydra_ddp import one_job_of_the_sweep
 
 
 class _DropAdverts(logging.Filter):
@@ -37,7 +37,7 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message="No (positive|negative) samples in targets")
 
 
-def build(config, **kwargs):
+def instantiate_config(config, **kwargs):
     """`hydra.utils.instantiate`, letting a `UserInputError` through unwrapped."""
     try:
         return instantiate(config, **kwargs)
@@ -155,10 +155,10 @@ def train(cfg: DictConfig) -> float | None:
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
 
-    datamodule = build(cfg.data)
+    datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")  # the network needs the fitted vocabulary's size
     _record_run(output_dir, datamodule)
-    module = build(cfg.model, vocab_size=datamodule.vocab_size)
+    module = instantiate_config(cfg.model, vocab_size=datamodule.vocab_size)
     module.set_preprocessing(datamodule.preprocessing())
 
     timer = EpochTimer()

@@ -14,7 +14,7 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (num_layers, batch, hidden_size)
 

@@ -10,6 +10,12 @@ from typing import IO, Iterator
 PARTIAL = ".tmp"
 
 
+def partial_path(path: Path) -> Path:
+    """A new temporary name beside `path` to write it under before renaming it to `path`: random, so
+    no two writers share one, and found by `unfinished_writes` when a killed writer left it behind."""
+    return Path(path).with_name(f".{Path(path).name}.{secrets.token_hex(8)}{PARTIAL}")
+
+
 @contextmanager
 def open_atomically(path: Path, binary: bool = False) -> Iterator[IO]:
     """A file to write `path` through: it lands under `path`'s name only once the block ends
@@ -21,7 +27,7 @@ def open_atomically(path: Path, binary: bool = False) -> Iterator[IO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(8)}{PARTIAL}")
+    partial = partial_path(path)
     try:
         with open(partial, "xb" if binary else "x", **({} if binary else {"encoding": "utf-8", "newline": ""})) as file:
             yield file
@@ -39,9 +45,11 @@ def unfinished_writes(path: Path) -> list[Path]:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` whole, or leave `path` as it was."""
     with open_atomically(path) as file:
         file.write(text)
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:
+    """Write `payload` to `path` as indented JSON with a final newline, whole or not at all."""
     write_text_atomically(path, json.dumps(payload, indent=2) + "\n")

@@ -2,7 +2,6 @@
 checkpoint-and-exit on the preemption signals of clusters."""
 
 import math
-import os
 import signal
 import sys
 import time
@@ -11,6 +10,8 @@ from pathlib import Path
 from lightning import Callback
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from rnn_sentiment.core.files import partial_path
 
 
 class EpochTimer(Callback):
@@ -110,10 +111,14 @@ class CheckpointOnPreemption(Checkpoint):
         if not trainer.strategy.reduce_boolean_decision(self.received is not None, all=False):
             return
         signum = self.received or signal.SIGTERM
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
-        trainer.save_checkpoint(partial)
+        partial = partial_path(self.path)  # Lightning writes the checkpoint (on rank 0); the rename makes it whole
+        try:
+            trainer.save_checkpoint(partial)
+            if trainer.is_global_zero:
+                partial.replace(self.path)
+        finally:
+            partial.unlink(missing_ok=True)
         if trainer.is_global_zero:
-            partial.replace(self.path)
             print(
                 f"stopped by {signal.Signals(signum).name} at global step {trainer.global_step} "
                 f"(epoch {trainer.current_epoch}): saved {self.path}; resume with "

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from rnn_sentiment.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("keras", "keras_exact", "torch")

@@ -20,6 +20,8 @@ from omegaconf import read_write
 
 @contextmanager
 def one_job_of_the_sweep():
+    """Inside a multirun job: DDP ranks relaunch this job alone, in its directory; afterwards the
+    process group, the launch variables and `sys.argv` are as before. Outside a multirun: nothing."""
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         yield
         return

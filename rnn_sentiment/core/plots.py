@@ -1,0 +1,106 @@
+"""PNG figures of finished runs, read from what they wrote: learning curves from a run's TensorBoard
+logs, and a bar chart comparing the runs of a sweep from their `metrics.json`."""
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
+
+from rnn_sentiment.core.errors import UserInputError  # noqa: E402
+from rnn_sentiment.core.files import open_atomically  # noqa: E402
+
+CURVES = {  # panel: (train tag, validation tag)
+    "loss": ("train/loss", "val/loss"),
+    "accuracy": ("train/acc", "val/acc"),
+    "perplexity": (None, "val/ppl"),
+}
+
+
+def save_png(figure, path: Path) -> Path:
+    """`figure`, laid out, written whole to `path` as a PNG and closed; returns `path`."""
+    figure.tight_layout()
+    with open_atomically(path, binary=True) as file:
+        figure.savefig(file, format="png", dpi=110)
+    plt.close(figure)
+    return path
+
+
+def epoch_scalars(run_dir: Path) -> dict[str, list[float]]:
+    """Each epoch-level scalar of a run's TensorBoard logs, in step order."""
+    points = defaultdict(dict)
+    for events in sorted(run_dir.glob("tensorboard/events.out.tfevents.*")):
+        for event in EventFileLoader(str(events)).Load():
+            for value in event.summary.value:
+                number = value.tensor.float_val[0] if value.tensor.float_val else value.simple_value
+                points[value.tag][event.step] = float(number)
+    return {tag: [by_step[s] for s in sorted(by_step)] for tag, by_step in points.items()}
+
+
+def plot_run(run_dir: Path) -> Path:
+    """`learning_curves.png` in `run_dir`: loss, accuracy and perplexity per epoch, train beside
+    validation, from the run's TensorBoard logs; a `UserInputError` when it has none."""
+    scalars = epoch_scalars(run_dir)
+    panels = [(name, tags) for name, tags in CURVES.items() if any(t in scalars for t in tags if t)]
+    if not panels:
+        raise UserInputError(f"run_dir={run_dir}: no TensorBoard scalars found; was it run with logger=tensorboard?")
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
+    for axis, (name, (train_tag, val_tag)) in zip(axes[0], panels):
+        if train_tag and train_tag not in scalars:
+            train_tag = f"{train_tag}_epoch"  # Lightning's name when a value is logged per step and per epoch
+        for tag, label in ((train_tag, "train"), (val_tag, "validation")):
+            if tag in scalars:
+                values = scalars[tag]
+                axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_title(name)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(run_dir.name)
+    return save_png(figure, run_dir / "learning_curves.png")
+
+
+def short_label(override: str) -> str:
+    """`model.lr=0.0013518080333310004` → `lr=0.00135`: sweep labels that fit beside a bar."""
+    key, _, value = override.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if number is not None and not number.is_integer():
+        value = f"{number:.3g}"
+    return f"{key.rsplit('.', 1)[-1]}={value}"
+
+
+def plot_sweep(sweep_dir: Path, runs: list[Path]) -> Path:
+    """One row per run, labelled by what differs between runs: the best validation metric (what a
+    sweep selects on) beside the test metric."""
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    shown = [k for k in ("best/val/acc", "test/acc", "best/val/ppl", "test/ppl") if k in metrics[0]]
+    if not shown:
+        raise UserInputError(f"run_dir={sweep_dir}: the runs' metrics.json hold no test or validation metric")
+    overrides = [m.get("overrides", []) for m in metrics]
+    shared = set.intersection(*(set(o) for o in overrides))
+    labels = [" ".join([run.name, *(short_label(o) for o in run_overrides if o not in shared)])
+              for run_overrides, run in zip(overrides, runs)]
+    figure, axis = plt.subplots(figsize=(10, 0.5 * len(runs) + 1.5))
+    height = 0.8 / len(shown)
+    values = [[m.get(key, float("nan")) for m in metrics] for key in shown]
+    for offset, (key, column) in enumerate(zip(shown, values)):
+        rows = [i - 0.4 + height * (offset + 0.5) for i in range(len(runs))]
+        axis.barh(rows, column, height=height, label=key)
+        for row, value in zip(rows, column):
+            axis.text(value, row, f" {value:.4g}", va="center", fontsize=7)
+    flat = [v for column in values for v in column]
+    low, high = min(flat), max(flat)
+    axis.set_xlim(max(0.0, low - (high - low) * 0.5 - 0.02), high + (high - low) * 0.25 + 0.02)
+    axis.set_yticks(range(len(runs)), labels, fontsize=8)
+    axis.invert_yaxis()
+    axis.legend(loc="lower right", fontsize=8)
+    return save_png(figure, sweep_dir / "sweep_comparison.png")
