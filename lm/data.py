@@ -335,7 +335,7 @@ class LanguageModelDataModule(TextDataModule):
     def preprocessing(self) -> dict:
         return {"task": "lm", "tokenizer": self.tokenizer.to_json()}
 
-    def _split_loader(self, name: str, train: bool):
+    def split_loader(self, name: str, train: bool):
         batch_size = self.batch_size if train else self.eval_batch_size
         if self.stateful:
             rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
@@ -351,11 +351,3 @@ class LanguageModelDataModule(TextDataModule):
                                     even_shards=train)
         return self.loader(windows, sampler)
 
-    def train_dataloader(self):
-        return self._split_loader("train", train=True)
-
-    def val_dataloader(self):
-        return self._split_loader("val", train=False)
-
-    def test_dataloader(self):
-        return self._split_loader("test", train=False)

@@ -167,23 +167,14 @@ class SentimentDataModule(TextDataModule):
             "label_names": self.label_names,
         }
 
-    def _split_loader(self, name: str, shuffle: bool) -> DataLoader:
+    def split_loader(self, name: str, train: bool) -> DataLoader:
         dataset = self.datasets[name]
         sampler = BatchIndexSampler(
             dataset.lengths,
-            self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle,
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
             by_length=self.by_length,
             seed=self.seed,
-            even_shards=shuffle,
+            even_shards=train,
         )
         return self.loader(dataset, sampler)
-
-    def train_dataloader(self):
-        return self._split_loader("train", shuffle=True)
-
-    def val_dataloader(self):
-        return self._split_loader("val", shuffle=False)
-
-    def test_dataloader(self):
-        return self._split_loader("test", shuffle=False)

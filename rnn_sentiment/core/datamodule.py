@@ -23,8 +23,8 @@ class TextDataModule(LightningDataModule):
     """Base of every DataModule here: fit the tokenizer once, cache the ids, serve batches.
 
     Subclasses implement `cache_key` (what the cached ids depend on), `build`
-    (read, fit, encode: returns a dict of arrays and the tokenizer JSON) and
-    `load` (turn that dict into datasets).
+    (read, fit, encode: returns a dict of arrays and the tokenizer JSON), `load`
+    (turn that dict into datasets) and `split_loader` (one split's batches).
     """
 
     def __init__(self, num_words: int, batch_size: int, num_workers: int, seed: int, cache_dir: str | None):
@@ -69,6 +69,19 @@ class TextDataModule(LightningDataModule):
     def vocab_size(self) -> int:
         """The fitted tokenizer's `vocab_size` (after `setup`): the network's embedding rows."""
         return self.tokenizer.vocab_size
+
+    def split_loader(self, name: str, train: bool) -> DataLoader:
+        """The batches of split `name` (`train`, `val` or `test`); `train`: shuffled, and sharded evenly under DDP."""
+        raise NotImplementedError
+
+    def train_dataloader(self) -> DataLoader:
+        return self.split_loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.split_loader("val", train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.split_loader("test", train=False)
 
     def loader(self, dataset, sampler: BatchIndexSampler) -> DataLoader:
         """A resumable DataLoader whose batches `sampler` picks as lists of rows of `dataset`
