@@ -1,18 +1,25 @@
-"""Throughput of rnn-lightning on the real data, side by side in one run; prints a table, writes JSON.
+"""Throughput of rnn-lightning on the real data, side by side in one run; prints tables, writes JSON.
 
 python benchmarks/throughput.py [--imdb ../shared/data/imdb] [--moby ../shared/data/moby_dick.txt]
-                                [--steps 40] [--repeats 3]
-                                [--only tokenize,train,eval,bidirectional,lm,generate]
+                                [--steps 40] [--warmup 5] [--repeats 3] [--only train,lm,...]
+                                [--output benchmarks/results/throughput.json]
 
-Each figure is the median of --repeats measurements, with min–max in brackets.
+Each measurement is registered under a name (`--only` picks some, in the order given) and yields
+rows of one kind: a setting, the median of --repeats values with their min and max, a unit and,
+optionally, the row of the same run it is compared with and the ratio of the medians. With Keras and
+TensorFlow installed (pip install -e ".[keras]"), `train` and `lm` also measure Keras-TF training on
+the same batches, and the package's rows give their ratio to it; without them one line says so and
+those ratios are left out.
 """
 
 import argparse
-import json
 import os
+import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
@@ -27,26 +34,117 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
-from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.data import SentimentDataModule
+from rnn_sentiment.files import write_json_atomically
+from rnn_sentiment.keras_compat import binary_cross_entropy
+from rnn_sentiment.text import WordTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
-KERAS_REVIEWS_PER_S = {"elman": 1300, "lstm": 465, "conv_lstm": 700}  # the issue's Keras-TF figures, this machine
-KERAS_LM_PAIRS_PER_S = 205_293 / 143
+KERAS_MISSING = 'Keras-TF: not installed (pip install -e ".[keras]"), so its rows and the ratios to it are skipped'
 
 
-def summary(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+# --- rows, the registry and the table ---------------------------------------------------------
+@dataclass
+class Row:
+    """One line of the table: `measurement`'s value under `setting`, the median of the repeated
+    measurements with their min and max, and optionally the setting of the row (same measurement,
+    same run) it is compared with, and `ratio` = this median / that median."""
+
+    measurement: str
+    setting: str
+    unit: str
+    median: float
+    min: float
+    max: float
+    reference: str | None = None
+    ratio: float | None = None
+
+    @classmethod
+    def of(cls, setting: str, unit: str, values: list[float], reference: "Row | None" = None) -> "Row":
+        """A row of these values; the runner fills in `measurement`."""
+        median = statistics.median(values)
+        return cls("", setting, unit, median, min(values), max(values),
+                   reference=reference and reference.setting, ratio=reference and median / reference.median)
+
+    def shown(self) -> str:
+        digits = 2 if self.unit == "s" else 0
+        return f"{self.median:,.{digits}f} [{self.min:,.{digits}f}–{self.max:,.{digits}f}]"
 
 
-def shown(stats: dict, digits: int = 0) -> str:
-    return f"{stats['median']:,.{digits}f} [{stats['min']:,.{digits}f}–{stats['max']:,.{digits}f}]"
+@dataclass
+class Bench:
+    """What every measurement may use: the options, a DataModule cache, and the matmul peak (measured
+    only when a measurement asks for it)."""
+
+    imdb: Path
+    moby: Path
+    warmup: int
+    steps: int
+    repeats: int
+    cache: str
+    keras: object = field(default=None, repr=False)  # benchmarks/keras_parity.py with Keras, or None
+    matmul_flops: float | None = None  # FLOP/s of a 2048² fp32 matmul, once measured
+
+    def measure(self, fn: Callable[[], float]) -> list[float]:
+        return [fn() for _ in range(self.repeats)]
+
+    def peak_flops(self) -> float:
+        if self.matmul_flops is None:
+            a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+            for _ in range(3):
+                a @ b
+            start = time.perf_counter()
+            for _ in range(10):
+                a @ b
+            self.matmul_flops = 10 * 2 * 2048**3 / (time.perf_counter() - start)
+        return self.matmul_flops
 
 
-def measure(fn, repeats: int) -> dict:
-    return summary([fn() for _ in range(repeats)])
+MEASUREMENTS: dict[str, Callable[[Bench], Iterator[Row]]] = {}
 
 
+def measurement(name: str):
+    """Registers a generator of rows under `name`, selectable with --only."""
+    def register(fn):
+        MEASUREMENTS[name] = fn
+        return fn
+    return register
+
+
+def run(names: list[str], bench: Bench) -> list[Row]:
+    """The rows of the named measurements, in order, each printed as soon as it is measured."""
+    rows = []
+    for name in names:
+        for row in MEASUREMENTS[name](bench):
+            row = replace(row, measurement=name)
+            print(f"  {name}: {row.setting}: {row.shown()} {row.unit}", flush=True)
+            rows.append(row)
+    return rows
+
+
+def relative(reference: str, setting: str) -> str:
+    """`reference` without the leading parts (each ending in ", " or ": ") that `setting` shares."""
+    cut = 0
+    for separator in re.finditer(r"[,:] ", reference):
+        if setting.startswith(reference[: separator.end()]):
+            cut = separator.end()
+    return reference[cut:]
+
+
+def print_table(rows: list[Row]) -> None:
+    """The rows as Markdown, a table per measurement; a reference is named by what differs from the row."""
+    header = "| measurement | setting | median [min–max] | unit | compared with | ratio |\n|---|---|---|---|---|---|"
+    previous = None
+    for row in rows:
+        if row.measurement != previous:
+            print(f"\n{header}")
+            previous = row.measurement
+        ratio = "" if row.ratio is None else f"{row.ratio:.2f}×"
+        reference = "" if row.reference is None else relative(row.reference, row.setting)
+        print(f"| {row.measurement} | {row.setting} | {row.shown()} | {row.unit} | {reference} | {ratio} |")
+
+
+# --- set-up helpers -----------------------------------------------------------------------------
 def config(primary: str, overrides: list[str]):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         return compose(primary, overrides=["paths.output_dir=/tmp", "paths.log_dir=/tmp", *overrides])
@@ -67,40 +165,63 @@ def prepared(primary: str, overrides: list[str]):
     return cfg, datamodule, fresh
 
 
-# --- tokenization and DataModule setup -------------------------------------------------------
-def bench_tokenize(imdb: Path, repeats: int) -> list[dict]:
+def first_batches(datamodule, count: int) -> list[dict]:
+    """The first `count` training batches of epoch 0: the batches every timed loop of a setting sees."""
+    batches = []
+    for batch in datamodule.train_dataloader():
+        if len(batches) == count:
+            break
+        batches.append(batch)
+    return batches
+
+
+def items_in(batch: dict) -> int:
+    """Reviews in a classifier batch, predicted words in a language-model batch."""
+    return len(batch["labels"]) if "labels" in batch else batch["targets"].numel()
+
+
+# --- tokenization and DataModule set-up --------------------------------------------------------
+def imdb_texts(imdb: Path) -> list[str]:
+    """Training then test reviews."""
     import datasets
 
-    texts = [text for split in ("train", "test")
-             for text in datasets.load_dataset("parquet", data_files=str(imdb / f"{split}.parquet"), split="train")["text"]]
-    tokenizer = WordTokenizer.fit(texts[:25000], 5000)
+    return [text for split in ("train", "test")
+            for text in datasets.load_dataset("parquet", data_files=str(imdb / f"{split}.parquet"), split="train")["text"]]
+
+
+@measurement("tokenize")
+def bench_tokenize(bench: Bench) -> Iterator[Row]:
+    texts = imdb_texts(bench.imdb)
+    train = texts[: len(texts) // 2]
+    tokenizer = WordTokenizer.fit(train, 5000)
+
+    def fit():
+        start = time.perf_counter()
+        WordTokenizer.fit(train, 5000)
+        return len(train) / (time.perf_counter() - start)
 
     def encode():
         start = time.perf_counter()
         tokenizer.encode_ragged(texts)
         return len(texts) / (time.perf_counter() - start)
 
-    def fit():
-        start = time.perf_counter()
-        WordTokenizer.fit(texts[:25000], 5000)
-        return 25000 / (time.perf_counter() - start)
+    yield Row.of(f"fit tokenizer ({len(train):,} reviews)", "reviews/s", bench.measure(fit))
+    yield Row.of(f"encode {len(texts):,} reviews", "reviews/s", bench.measure(encode))
 
-    rows = [
-        {"what": "fit tokenizer (25,000 reviews)", "unit": "reviews/s", **measure(fit, repeats)},
-        {"what": "encode 50,000 reviews", "unit": "reviews/s", **measure(encode, repeats)},
-    ]
+
+@measurement("setup")
+def bench_setup(bench: Bench) -> Iterator[Row]:
     with tempfile.TemporaryDirectory() as cache:
         def setup():
             start = time.perf_counter()
-            SentimentDataModule(path=str(imdb), cache_dir=cache, val_on_test=True).setup("fit")
+            SentimentDataModule(path=str(bench.imdb), cache_dir=cache, val_on_test=True).setup("fit")
             return time.perf_counter() - start
 
-        rows.append({"what": "DataModule setup, first (tokenize + cache)", "unit": "s", **summary([setup()])})
-        rows.append({"what": "DataModule setup, cached", "unit": "s", **measure(setup, repeats)})
-    return rows
+        yield Row.of("IMDB DataModule, first (tokenize + cache)", "s", [setup()])
+        yield Row.of("IMDB DataModule, cached", "s", bench.measure(setup))
 
 
-# --- classifier training --------------------------------------------------------------------
+# --- training: Lightning, a plain loop, Keras-TF ---------------------------------------------
 class BatchClock(L.Callback):
     """Times batches `warmup`… to the end: the whole Lightning step, data loading included."""
 
@@ -111,58 +232,68 @@ class BatchClock(L.Callback):
         if batch_idx == self.warmup:
             self.start = time.perf_counter()
         if batch_idx >= self.warmup:
-            self.items += len(batch["labels"]) if "labels" in batch else batch["targets"].numel()
+            self.items += items_in(batch)
 
     def on_train_end(self, trainer, pl_module):
         self.seconds = time.perf_counter() - self.start
 
 
-def lightning_rate(cfg, module, datamodule, warmup: int, steps: int) -> float:
-    clock = BatchClock(warmup)
+def lightning_rate(cfg, module, datamodule, bench: Bench) -> float:
+    """Items/s of the configured Trainer fitting the LightningModule on the DataModule."""
+    clock = BatchClock(bench.warmup)
     trainer = instantiate(
-        cfg.trainer, max_steps=warmup + steps, max_epochs=1, limit_val_batches=0, logger=False,
+        cfg.trainer, max_steps=bench.warmup + bench.steps, max_epochs=1, limit_val_batches=0, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[clock],
     )
     trainer.fit(module, datamodule=datamodule)
     return clock.items / clock.seconds
 
 
-def plain_rate(module, datamodule, warmup: int, steps: int, loss_fn) -> float:
-    """The same network, batches and optimizer in a hand-written loop."""
-    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, fused=True)
+def plain_rate(module, datamodule, bench: Bench, loss_fn) -> float:
+    """Items/s of the same network, batches and optimizer (the module's own) in a hand-written loop."""
+    optimizer = module.configure_optimizers()
+    optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     module.train()
     items, start = 0, None
     for i, batch in enumerate(datamodule.train_dataloader()):
-        if i == warmup:
+        if i == bench.warmup:
             start = time.perf_counter()
-        if i == warmup + steps:
+        if i == bench.warmup + bench.steps:
             break
         optimizer.zero_grad(set_to_none=True)
         loss_fn(module, batch).backward()
         optimizer.step()
-        if i >= warmup:
-            items += len(batch["labels"]) if "labels" in batch else batch["targets"].numel()
+        if i >= bench.warmup:
+            items += items_in(batch)
     return items / (time.perf_counter() - start)
 
 
+def keras_rate(model, batches: list[dict], inputs: str, targets: str, warmup: int) -> Callable[[], float]:
+    """A timer of Keras' `model.fit` over `batches` after the first `warmup` (fitted once here, which
+    traces the training step): items/s, one epoch of the remaining batches in order."""
+    as_array = lambda key, part: np.concatenate([b[key].numpy() for b in part])
+    x, y = as_array(inputs, batches).astype("int32"), as_array(targets, batches)
+    y = y.reshape(len(x), -1)  # (items, 1): a label per review, or the next word's id
+    split, batch_size = sum(len(b[inputs]) for b in batches[:warmup]), len(batches[0][inputs])
+    if split:
+        model.fit(x[:split], y[:split], batch_size=batch_size, shuffle=False, verbose=0)
+
+    def fit() -> float:
+        start = time.perf_counter()
+        model.fit(x[split:], y[split:], batch_size=batch_size, shuffle=False, verbose=0)
+        return (len(x) - split) / (time.perf_counter() - start)
+
+    return fit
+
+
 def classifier_loss(module, batch):
-    return F.binary_cross_entropy_with_logits(module(batch["tokens"], batch.get("lengths")), batch["labels"])
+    return binary_cross_entropy(module(batch["tokens"], batch.get("lengths")), batch["labels"], module.hparams.loss)
 
 
-def matmul_rate() -> float:
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    for _ in range(3):
-        a @ b
-    start = time.perf_counter()
-    for _ in range(10):
-        a @ b
-    return 10 * 2 * 2048**3 / (time.perf_counter() - start)
-
-
-def classifier_flops_per_review(net, length: int) -> float:
-    """Multiply-adds ×2 of the forward pass, ×3 for forward plus backward."""
+def classifier_flops_per_review(net, length: float) -> float:
+    """Multiply-adds ×2 of the forward pass over `length` input columns, ×3 for forward plus backward."""
     rnn = net.rnn
-    steps = length // net.pool_size if net.conv is not None else length
+    steps = length / net.pool_size if net.conv is not None else length
     gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[type(rnn).__name__]
     recurrent = 2 * steps * gates * rnn.hidden_size * (rnn.input_size + rnn.hidden_size)
     conv = 0
@@ -172,39 +303,73 @@ def classifier_flops_per_review(net, length: int) -> float:
     return 3 * (recurrent + conv)
 
 
-def bench_classifiers(imdb: Path, cache: str, warmup: int, steps: int, repeats: int, peak: float) -> list[dict]:
-    rows = []
+def columns_read(net, batch: dict) -> int:
+    """Input columns the network runs the whole batch over: the batch's width, less the leading
+    all-padding columns that fast padding runs once at batch size 1 (not counted)."""
+    tokens = batch["tokens"]
+    if "lengths" in batch or not net.reads_padding_once():
+        return tokens.shape[1]
+    real = tokens.ne(0).any(0).nonzero()
+    return tokens.shape[1] - int(real[0]) if len(real) else 1
+
+
+# name → overrides on top of experiment=tutorial; the first is the headline, Keras' batches are random ones
+TRAIN_SETTINGS = {
+    "tutorial, fixed by length, fast padding": ["data.by_length=true", "model.net.fast_padding=true"],
+    "tutorial, fixed random batches": ["data.by_length=false", "model.net.fast_padding=true"],
+    "tutorial, fixed by length, model.net.fast_padding=false": ["data.by_length=true", "model.net.fast_padding=false"],
+    "tutorial, bucket": ["data.batching=bucket"],
+}
+
+
+def tutorial_overrides(model: str, bench: Bench, extra: list[str]) -> list[str]:
+    return ["experiment=tutorial", f"model={model}", f"data.path={bench.imdb}", f"data.cache_dir={bench.cache}",
+            *extra]
+
+
+def keras_classifier_row(model: str, bench: Bench) -> Row | None:
+    """Keras-TF's `model.fit` of the tutorial network on the package's fixed random batches."""
+    if bench.keras is None:
+        return None
+    cfg, datamodule, _ = prepared("train", tutorial_overrides(model, bench, TRAIN_SETTINGS[
+        "tutorial, fixed random batches"]))
+    network = bench.keras.keras_network(model, cfg, cfg.data.num_words, cfg.data.max_len, seed=0)
+    batches = first_batches(datamodule, bench.warmup + bench.steps)
+    rate = keras_rate(network, batches, "tokens", "labels", bench.warmup)
+    return Row.of(f"{model}, Keras-TF model.fit, fixed random batches", "reviews/s", bench.measure(rate))
+
+
+@measurement("train")
+def bench_train(bench: Bench) -> Iterator[Row]:
     for model in ("elman", "lstm", "conv_lstm"):
-        for batching in ("fixed", "bucket"):
-            cfg, datamodule, fresh = prepared("train", [
-                "experiment=tutorial", f"model={model}", f"data.batching={batching}", f"data.path={imdb}",
-                f"data.cache_dir={cache}"])
-            lightning = measure(lambda: lightning_rate(cfg, fresh(), datamodule, warmup, steps), repeats)
-            plain = measure(lambda: plain_rate(fresh(), datamodule, warmup, steps, classifier_loss), repeats)
-            mean_length = float(datamodule.datasets["train"].lengths.float().mean())
-            length = 500 if batching == "fixed" else mean_length
-            floor = peak / classifier_flops_per_review(fresh().net, int(length))
-            rows.append({
-                "model": model, "batching": batching, "lightning": lightning, "plain": plain,
-                "lightning/plain": lightning["median"] / plain["median"],
-                "keras_tf": KERAS_REVIEWS_PER_S[model],
-                "vs_keras": lightning["median"] / KERAS_REVIEWS_PER_S[model],
-                "floor": floor, "s_per_epoch": 25000 / lightning["median"],
-            })
-            print(f"  train {model}/{batching}: lightning {shown(lightning)} plain {shown(plain)} reviews/s", flush=True)
-    return rows
+        keras = keras_classifier_row(model, bench)
+        if keras is not None:
+            yield keras
+        for setting, overrides in TRAIN_SETTINGS.items():
+            cfg, datamodule, fresh = prepared("train", tutorial_overrides(model, bench, overrides))
+            label = f"{model}, {setting}"
+            lightning = Row.of(f"{label}: Lightning", "reviews/s",
+                               bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
+            yield lightning
+            yield Row.of(f"{label}: plain loop", "reviews/s",
+                         bench.measure(lambda: plain_rate(fresh(), datamodule, bench, classifier_loss)), lightning)
+            net = fresh().net
+            columns = statistics.mean(columns_read(net, batch)
+                                      for batch in first_batches(datamodule, bench.warmup + bench.steps))
+            floor = bench.peak_flops() / classifier_flops_per_review(net, columns)
+            yield Row.of(f"{label}: floor ({columns:.0f} columns, FLOPs / matmul rate)", "reviews/s", [floor],
+                         lightning)
 
 
+@measurement("eval")
 @torch.no_grad()
-def bench_eval(imdb: Path, cache: str, repeats: int, batches: int = 20) -> list[dict]:
-    rows = []
-    for batching in ("fixed", "bucket"):
-        _, datamodule, fresh = prepared("train", [
-            "experiment=tutorial", "model=lstm", f"data.batching={batching}", f"data.path={imdb}",
-            f"data.cache_dir={cache}"])
+def bench_eval(bench: Bench, batches: int = 20) -> Iterator[Row]:
+    for setting, overrides in {"fixed": ["data.by_length=false"], "fixed by length, fast padding": ["data.by_length=true"],
+                               "bucket": ["data.batching=bucket"]}.items():
+        _, datamodule, fresh = prepared("train", tutorial_overrides("lstm", bench, overrides))
         module = fresh().eval()
 
-        def run():
+        def evaluate():
             items, start = 0, time.perf_counter()
             for i, batch in enumerate(datamodule.test_dataloader()):
                 if i == batches:
@@ -213,20 +378,19 @@ def bench_eval(imdb: Path, cache: str, repeats: int, batches: int = 20) -> list[
                 items += len(batch["labels"])
             return items / (time.perf_counter() - start)
 
-        rows.append({"what": f"evaluate LSTM, {batching}", "unit": "reviews/s", **measure(run, repeats)})
-    return rows
+        yield Row.of(f"LSTM, tutorial, {setting}", "reviews/s", bench.measure(evaluate))
 
 
-def bench_bidirectional(imdb: Path, cache: str, repeats: int, batches: int = 3) -> list[dict]:
+@measurement("bidirectional")
+def bench_bidirectional(bench: Bench, batches: int = 3) -> Iterator[Row]:
     """A training step of the imdb_tuned BiLSTM's recurrent layer: the package's two LSTMs over
     reversed texts against PyTorch's packed `bidirectional=True` LSTM, same bucketed batches."""
     _, datamodule, fresh = prepared("train", [
-        "experiment=imdb_tuned", "model=lstm", "model.net.bidirectional=true", f"data.path={imdb}",
-        f"data.cache_dir={cache}"])
+        "experiment=imdb_tuned", "model=lstm", "model.net.bidirectional=true", f"data.path={bench.imdb}",
+        f"data.cache_dir={bench.cache}"])
     net = fresh().net
     packed_lstm = nn.LSTM(net.embedding.embedding_dim, net.hidden_size, batch_first=True, bidirectional=True)
-    loader = iter(datamodule.train_dataloader())
-    sample = [next(loader) for _ in range(batches)]
+    sample = first_batches(datamodule, batches)
 
     def reversed_texts(batch):
         return net.rnn(net.embedding(batch["tokens"]), batch["lengths"])
@@ -237,20 +401,16 @@ def bench_bidirectional(imdb: Path, cache: str, repeats: int, batches: int = 3) 
         return packed_lstm(x)[0].data
 
     def rate(step):
-        def run():
+        def train_layer():
             start = time.perf_counter()
             for batch in sample:
                 step(batch).sum().backward()
             return sum(len(b["labels"]) for b in sample) / (time.perf_counter() - start)
-        return run
+        return train_layer
 
-    baseline = measure(rate(packed), repeats)
-    ours = measure(rate(reversed_texts), repeats)
-    return [
-        {"what": "train BiLSTM layer, packed bidirectional=True", "unit": "reviews/s", **baseline},
-        {"what": "train BiLSTM layer, package (reversed texts)", "unit": "reviews/s", **ours,
-         "speedup": ours["median"] / baseline["median"]},
-    ]
+    baseline = Row.of("BiLSTM layer, packed bidirectional=True", "reviews/s", bench.measure(rate(packed)))
+    yield baseline
+    yield Row.of("BiLSTM layer, package (reversed texts)", "reviews/s", bench.measure(rate(reversed_texts)), baseline)
 
 
 # --- language model ---------------------------------------------------------------------------
@@ -259,18 +419,36 @@ def lm_loss(module, batch):
     return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
 
 
-def bench_lm(moby: Path, cache: str, warmup: int, steps: int, repeats: int) -> list[dict]:
-    rows = []
+def keras_language_model(keras, cfg, vocab_size: int):
+    """The tutorial's language model in Keras: Embedding → LSTM → Dense(softmax), Adam, and the
+    categorical cross-entropy on word ids (sparse: the same loss without one-hot targets)."""
+    keras.utils.set_random_seed(0)
+    m = cfg.model
+    model = keras.Sequential([keras.Input((1,), dtype="int32"), keras.layers.Embedding(vocab_size, m.embed_dim),
+                              keras.layers.LSTM(m.hidden_size), keras.layers.Dense(vocab_size, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=m.lr), loss="sparse_categorical_crossentropy")
+    return model
+
+
+@measurement("lm")
+def bench_lm(bench: Bench) -> Iterator[Row]:
+    keras = None
     for preset in ("lm_tutorial", "lm_tuned"):
-        cfg, datamodule, fresh = prepared("lm", [f"experiment={preset}", f"data.path={moby}",
-                                                 f"data.cache_dir={cache}"])
-        lightning = measure(lambda: lightning_rate(cfg, fresh(), datamodule, warmup, steps), repeats)
-        plain = measure(lambda: plain_rate(fresh(), datamodule, warmup, steps, lm_loss), repeats)
-        words = len(datamodule.ids["train"])
-        rows.append({"what": f"train LM, {preset} (seq_len {cfg.data.seq_len})", "lightning": lightning,
-                     "plain": plain, "s_per_epoch": words / lightning["median"]})
-        print(f"  lm {preset}: lightning {shown(lightning)} plain {shown(plain)} words/s", flush=True)
-    return rows
+        # no plateau schedule: it acts between epochs, and a short text's epoch may end within the timed steps
+        cfg, datamodule, fresh = prepared("lm", [f"experiment={preset}", f"data.path={bench.moby}",
+                                                 f"data.cache_dir={bench.cache}", "model.lr_decay=1.0"])
+        label = f"{preset} (seq_len {cfg.data.seq_len})"
+        if preset == "lm_tutorial" and bench.keras is not None:
+            network = keras_language_model(bench.keras.keras, cfg, datamodule.vocab_size)
+            rate = keras_rate(network, first_batches(datamodule, bench.warmup + bench.steps), "tokens", "targets",
+                              bench.warmup)
+            keras = Row.of(f"{label}, Keras-TF model.fit", "words/s", bench.measure(rate))
+            yield keras
+        lightning = Row.of(f"{label}: Lightning", "words/s",
+                           bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
+        yield lightning
+        yield Row.of(f"{label}: plain loop", "words/s",
+                     bench.measure(lambda: plain_rate(fresh(), datamodule, bench, lm_loss)), lightning)
 
 
 def tutorial_sample(net, word_index: dict, seed_word: str, n_words: int, temperature: float, rng) -> list[str]:
@@ -292,8 +470,9 @@ def tutorial_sample(net, word_index: dict, seed_word: str, n_words: int, tempera
     return words
 
 
-def bench_generate(moby: Path, cache: str, repeats: int, n_words: int = 200) -> list[dict]:
-    datamodule = LanguageModelDataModule(path=str(moby), cache_dir=cache)
+@measurement("generate")
+def bench_generate(bench: Bench, n_words: int = 200) -> Iterator[Row]:
+    datamodule = LanguageModelDataModule(path=str(bench.moby), cache_dir=bench.cache)
     datamodule.setup("fit")
     module = LanguageModel(datamodule.vocab_size, {}).eval()
     tokenizer = datamodule.tokenizer
@@ -301,12 +480,12 @@ def bench_generate(moby: Path, cache: str, repeats: int, n_words: int = 200) -> 
     rng = np.random.default_rng(0)
 
     def ours(samples: int):
-        def run():
+        def sample():
             start = time.perf_counter()
             generate(module.net, tokenizer.token_ids(["ship"]), n_words, num_samples=samples,
                      generator=torch.Generator().manual_seed(0))
             return samples * n_words / (time.perf_counter() - start)
-        return run
+        return sample
 
     def theirs():
         start = time.perf_counter()
@@ -317,79 +496,70 @@ def bench_generate(moby: Path, cache: str, repeats: int, n_words: int = 200) -> 
         with without_onednn():
             return theirs()
 
-    baseline = measure(theirs, repeats)
-    baseline_fast_kernel = measure(theirs_without_onednn, repeats)
-    one = measure(ours(1), repeats)
-    batch = measure(ours(64), repeats)
-    return [
-        {"what": "generate, tutorial algorithm", "unit": "words/s", **baseline},
-        {"what": "generate, tutorial algorithm, oneDNN off", "unit": "words/s", **baseline_fast_kernel,
-         "speedup": baseline_fast_kernel["median"] / baseline["median"]},
-        {"what": "generate, package, 1 sample", "unit": "words/s", **one,
-         "speedup": one["median"] / baseline["median"]},
-        {"what": "generate, package, 64 samples as a batch", "unit": "words/s", **batch,
-         "speedup": batch["median"] / baseline["median"]},
-    ]
+    baseline = Row.of("tutorial algorithm", "words/s", bench.measure(theirs))
+    yield baseline
+    yield Row.of("tutorial algorithm, oneDNN off", "words/s", bench.measure(theirs_without_onednn), baseline)
+    yield Row.of("package, 1 sample", "words/s", bench.measure(ours(1)), baseline)
+    yield Row.of("package, 64 samples as a batch", "words/s", bench.measure(ours(64)), baseline)
 
 
-def main() -> None:
+# --- entry point ------------------------------------------------------------------------------
+def keras_parity_module():
+    """benchmarks/keras_parity.py (this script's folder is on sys.path) when Keras and TensorFlow import, else None."""
+    import keras_parity
+
+    return keras_parity if keras_parity.keras is not None else None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--imdb", type=Path, default=ROOT.parent / "shared/data/imdb")
     parser.add_argument("--moby", type=Path, default=ROOT.parent / "shared/data/moby_dick.txt")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", default="tokenize,train,eval,bidirectional,lm,generate")
+    parser.add_argument("--steps", type=int, default=40, help="timed training steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed training steps before them")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per row (median, min, max)")
+    parser.add_argument("--only", default=",".join(MEASUREMENTS),
+                        help=f"comma-separated measurements, in order: {','.join(MEASUREMENTS)} (default: all)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/throughput.json")
-    args = parser.parse_args()
-    parts = set(args.only.split(","))
-    cache = os.environ.get("RNN_LIGHTNING_CACHE") or tempfile.mkdtemp()
+    args = parser.parse_args(argv)
+    args.only = args.only.split(",")
+    unknown = [name for name in args.only if name not in MEASUREMENTS]
+    if unknown:
+        parser.error(f"--only {','.join(unknown)}: no such measurement; choose from {','.join(MEASUREMENTS)}")
+    for option in ("steps", "repeats"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option} must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     torch.set_float32_matmul_precision("high")
-    results = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    peak = matmul_rate()
-    results["matmul_gflops"] = peak / 1e9
-    if "tokenize" in parts:
-        results["tokenize"] = bench_tokenize(args.imdb, args.repeats)
-    if "train" in parts:
-        results["train"] = bench_classifiers(args.imdb, cache, args.warmup, args.steps, args.repeats, peak)
-    if "eval" in parts:
-        results["eval"] = bench_eval(args.imdb, cache, args.repeats)
-    if "bidirectional" in parts:
-        results["bidirectional"] = bench_bidirectional(args.imdb, cache, args.repeats)
-    if "lm" in parts:
-        results["lm"] = bench_lm(args.moby, cache, args.warmup, args.steps, args.repeats)
-    if "generate" in parts:
-        results["generate"] = bench_generate(args.moby, cache, args.repeats)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print_tables(results)
-
-
-def print_tables(results: dict) -> None:
-    print(f"\ntorch {results['torch']}, {results['threads']} threads, matmul {results['matmul_gflops']:.0f} GFLOP/s")
-    if "train" in results:
-        print("\n| model | batching | Lightning reviews/s | plain loop reviews/s | Lightning/plain | Keras-TF reviews/s "
-              "| vs Keras | floor reviews/s | s/epoch (Lightning) |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        for r in results["train"]:
-            print(f"| {r['model']} | {r['batching']} | {shown(r['lightning'])} | {shown(r['plain'])} | "
-                  f"{r['lightning/plain']:.2f} | {r['keras_tf']:,} | {r['vs_keras']:.2f}× | {r['floor']:,.0f} | "
-                  f"{r['s_per_epoch']:.0f} |")
-    if "lm" in results:
-        print("\n| language model | Lightning words/s | plain loop words/s | s/epoch (Lightning) |")
-        print("|---|---|---|---|")
-        for r in results["lm"]:
-            print(f"| {r['what']} | {shown(r['lightning'])} | {shown(r['plain'])} | {r['s_per_epoch']:.0f} |")
-        print(f"(Keras-TF, tutorial pairs: {KERAS_LM_PAIRS_PER_S:,.0f} pairs/s)")
-    rows = results.get("tokenize", []) + results.get("eval", []) + results.get("bidirectional", [])
-    rows += results.get("generate", [])
-    if rows:
-        print("\n| measurement | value | unit | speed-up |")
-        print("|---|---|---|---|")
-        for r in rows:
-            digits = 2 if r["unit"] == "s" else 0
-            speedup = f"{r['speedup']:.0f}×" if "speedup" in r else ""
-            print(f"| {r['what']} | {shown(r, digits)} | {r['unit']} | {speedup} |")
+    compares_with_keras = bool({"train", "lm"} & set(args.only))
+    keras = keras_parity_module() if compares_with_keras else None
+    bench = Bench(args.imdb, args.moby, args.warmup, args.steps, args.repeats,
+                  cache=os.environ.get("RNN_LIGHTNING_CACHE") or tempfile.mkdtemp(), keras=keras)
+    keras_note = ""
+    if keras is not None:
+        keras_note = f"Keras-TF: keras {keras.keras.__version__}, tensorflow {keras.tf.__version__}, same batches"
+    elif compares_with_keras:
+        keras_note = KERAS_MISSING
+    if keras_note:
+        print(keras_note, flush=True)
+    rows = run(args.only, bench)
+    results = {
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "keras": keras and keras.keras.__version__, "tensorflow": keras and keras.tf.__version__,
+        "matmul_gflops": bench.matmul_flops and bench.matmul_flops / 1e9,
+        "options": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "only": args.only},
+        "rows": [asdict(row) for row in rows],
+    }
+    write_json_atomically(args.output, results)
+    matmul = f", matmul {results['matmul_gflops']:.0f} GFLOP/s" if results["matmul_gflops"] else ""
+    print(f"\ntorch {results['torch']}, {results['threads']} threads{matmul}" + (f"\n{keras_note}" if keras_note else ""))
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""benchmarks/throughput.py's registry, row type, JSON and table, on a fake measurement (no data, no training)."""
+
+import importlib.util
+import json
+
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture
+def throughput():
+    """The benchmark script as a fresh module, so a measurement registered by a test stays in it."""
+    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_registered_measurement_runs_alone_into_rows_json_and_one_table(throughput, tmp_path, capsys):
+    values = iter([2.0, 4.0, 3.0, 10.0, 30.0, 20.0])
+
+    @throughput.measurement("fake")
+    def fake(bench):
+        slow = throughput.Row.of("fake model, slow way", "items/s", bench.measure(lambda: next(values)))
+        yield slow
+        yield throughput.Row.of("fake model, fast way", "items/s", bench.measure(lambda: next(values)), slow)
+
+    output = tmp_path / "results" / "throughput.json"
+    throughput.main(["--only", "fake", "--repeats", "3", "--output", str(output)])
+
+    printed = capsys.readouterr().out
+    assert "| measurement | setting | median [min–max] | unit | compared with | ratio |" in printed
+    assert "| fake | fake model, slow way | 3 [2–4] | items/s |  |  |" in printed
+    # the reference is named by what differs from the row; ratio = 20 / 3
+    assert "| fake | fake model, fast way | 20 [10–30] | items/s | slow way | 6.67× |" in printed
+    assert "Keras" not in printed  # only training measurements compare with Keras
+    results = json.loads(output.read_text())
+    assert results["options"] == {"steps": 40, "warmup": 5, "repeats": 3, "only": ["fake"]}
+    assert results["matmul_gflops"] is None  # no measurement asked for the matmul peak
+    assert results["rows"] == [
+        {"measurement": "fake", "setting": "fake model, slow way", "unit": "items/s", "median": 3.0, "min": 2.0,
+         "max": 4.0, "reference": None, "ratio": None},
+        {"measurement": "fake", "setting": "fake model, fast way", "unit": "items/s", "median": 20.0, "min": 10.0,
+         "max": 30.0, "reference": "fake model, slow way", "ratio": pytest.approx(20 / 3)},
+    ]
+
+
+def test_only_names_the_measurements_and_rejects_an_unknown_one(throughput, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        throughput.parse_args(["--only", "train,trian"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "--only trian: no such measurement; choose from tokenize,setup,train,eval,bidirectional,lm,generate" in error
+    assert throughput.parse_args([]).only == ["tokenize", "setup", "train", "eval", "bidirectional", "lm", "generate"]
