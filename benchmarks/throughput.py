@@ -432,17 +432,17 @@ def keras_language_model(keras, cfg, vocab_size: int):
 
 @measurement("lm")
 def bench_lm(bench: Bench) -> Iterator[Row]:
-    keras = None
     for preset in ("lm_tutorial", "lm_tuned"):
         # no plateau schedule: it acts between epochs, and a short text's epoch may end within the timed steps
         cfg, datamodule, fresh = prepared("lm", [f"experiment={preset}", f"data.path={bench.moby}",
                                                  f"data.cache_dir={bench.cache}", "model.lr_decay=1.0"])
         label = f"{preset} (seq_len {cfg.data.seq_len})"
+        keras = None  # Keras runs the tutorial's network only
         if preset == "lm_tutorial" and bench.keras is not None:
             network = keras_language_model(bench.keras.keras, cfg, datamodule.vocab_size)
             rate = keras_rate(network, first_batches(datamodule, bench.warmup + bench.steps), "tokens", "targets",
                               bench.warmup)
-            keras = Row.of(f"{label}, Keras-TF model.fit", "words/s", bench.measure(rate))
+            keras = Row.of(f"{label}: Keras-TF model.fit", "words/s", bench.measure(rate))
             yield keras
         lightning = Row.of(f"{label}: Lightning", "words/s",
                            bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
