@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from importlib.metadata import version
 from pathlib import Path
 
 import lightning as L
@@ -82,7 +83,7 @@ class Bench:
     steps: int
     repeats: int
     cache: str
-    keras: object = field(default=None, repr=False)  # benchmarks/keras_parity.py with Keras, or None
+    keras: object = field(default=None, repr=False)  # the keras module, or None without the optional extra
     matmul_flops: float | None = None  # FLOP/s of a 2048² fp32 matmul, once measured
 
     def measure(self, fn: Callable[[], float]) -> list[float]:
@@ -327,13 +328,32 @@ def tutorial_overrides(model: str, bench: Bench, extra: list[str]) -> list[str]:
             *extra]
 
 
+def keras_network(keras, steps: int, layers: list, lr: float, loss: str):
+    """A seeded Keras Sequential over (batch, steps) int32 ids, compiled with Adam as the tutorial compiles it."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((steps,), dtype="int32"), *layers])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss=loss)
+    return model
+
+
+def keras_classifier(keras, net, vocab_size: int, max_len: int, lr: float):
+    """The tutorial's classifier for the settings `net` (cfg.model.net): Embedding → [Conv1D(same, relu) →
+    MaxPooling1D] → SimpleRNN (cell=rnn) or LSTM → Dense(1, sigmoid), binary cross-entropy."""
+    layers = keras.layers
+    conv = [layers.Conv1D(net.conv_channels, net.conv_kernel, padding="same", activation="relu"),
+            layers.MaxPooling1D(net.pool_size)] if net.conv_channels else []
+    recurrent = layers.SimpleRNN if net.cell == "rnn" else layers.LSTM
+    return keras_network(keras, max_len, [layers.Embedding(vocab_size, net.embed_dim), *conv, recurrent(net.hidden_size),
+                                 layers.Dense(1, activation="sigmoid")], lr, "binary_crossentropy")
+
+
 def keras_classifier_row(model: str, bench: Bench) -> Row | None:
     """Keras-TF's `model.fit` of the tutorial network on the package's fixed random batches."""
     if bench.keras is None:
         return None
     cfg, datamodule, _ = prepared("train", tutorial_overrides(model, bench, TRAIN_SETTINGS[
         "tutorial, fixed random batches"]))
-    network = bench.keras.keras_network(model, cfg, cfg.data.num_words, cfg.data.max_len, seed=0)
+    network = keras_classifier(bench.keras, cfg.model.net, cfg.data.num_words, cfg.data.max_len, cfg.model.lr)
     batches = first_batches(datamodule, bench.warmup + bench.steps)
     rate = keras_rate(network, batches, "tokens", "labels", bench.warmup)
     return Row.of(f"{model}, Keras-TF model.fit, fixed random batches", "reviews/s", bench.measure(rate))
@@ -419,15 +439,12 @@ def lm_loss(module, batch):
     return F.cross_entropy(logits.flatten(0, 1), batch["targets"].flatten())
 
 
-def keras_language_model(keras, cfg, vocab_size: int):
-    """The tutorial's language model in Keras: Embedding → LSTM → Dense(softmax), Adam, and the
-    categorical cross-entropy on word ids (sparse: the same loss without one-hot targets)."""
-    keras.utils.set_random_seed(0)
-    m = cfg.model
-    model = keras.Sequential([keras.Input((1,), dtype="int32"), keras.layers.Embedding(vocab_size, m.embed_dim),
-                              keras.layers.LSTM(m.hidden_size), keras.layers.Dense(vocab_size, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=m.lr), loss="sparse_categorical_crossentropy")
-    return model
+def keras_language_model(keras, net, vocab_size: int, lr: float):
+    """The tutorial's language model for the settings `net` (cfg.model.net), over one word: Embedding → LSTM →
+    Dense(softmax), and the categorical cross-entropy on word ids (sparse: the same loss without one-hot targets)."""
+    layers = keras.layers
+    return keras_network(keras, 1, [layers.Embedding(vocab_size, net.embed_dim), layers.LSTM(net.hidden_size),
+                                 layers.Dense(vocab_size, activation="softmax")], lr, "sparse_categorical_crossentropy")
 
 
 @measurement("lm")
@@ -439,7 +456,7 @@ def bench_lm(bench: Bench) -> Iterator[Row]:
         label = f"{preset} (seq_len {cfg.data.seq_len})"
         keras = None  # Keras runs the tutorial's network only
         if preset == "lm_tutorial" and bench.keras is not None:
-            network = keras_language_model(bench.keras.keras, cfg, datamodule.vocab_size)
+            network = keras_language_model(bench.keras, cfg.model.net, datamodule.vocab_size, cfg.model.lr)
             rate = keras_rate(network, first_batches(datamodule, bench.warmup + bench.steps), "tokens", "targets",
                               bench.warmup)
             keras = Row.of(f"{label}: Keras-TF model.fit", "words/s", bench.measure(rate))
@@ -504,11 +521,16 @@ def bench_generate(bench: Bench, n_words: int = 200) -> Iterator[Row]:
 
 
 # --- entry point ------------------------------------------------------------------------------
-def keras_parity_module():
-    """benchmarks/keras_parity.py (this script's folder is on sys.path) when Keras and TensorFlow import, else None."""
-    import keras_parity
-
-    return keras_parity if keras_parity.keras is not None else None
+def keras_if_installed():
+    """The `keras` module on TensorFlow (the optional extra `.[keras]`), or None when either is missing."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        import keras
+        import tensorflow  # noqa: F401
+    except ModuleNotFoundError:
+        return None
+    return keras
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -538,12 +560,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_float32_matmul_precision("high")
     compares_with_keras = bool({"train", "lm"} & set(args.only))
-    keras = keras_parity_module() if compares_with_keras else None
+    keras = keras_if_installed() if compares_with_keras else None
     bench = Bench(args.imdb, args.moby, args.warmup, args.steps, args.repeats,
                   cache=os.environ.get("RNN_LIGHTNING_CACHE") or tempfile.mkdtemp(), keras=keras)
     keras_note = ""
     if keras is not None:
-        keras_note = f"Keras-TF: keras {keras.keras.__version__}, tensorflow {keras.tf.__version__}, same batches"
+        keras_note = f"Keras-TF: keras {keras.__version__} on {keras.backend.backend()}, measured on the same batches"
     elif compares_with_keras:
         keras_note = KERAS_MISSING
     if keras_note:
@@ -551,7 +573,7 @@ def main(argv=None) -> None:
     rows = run(args.only, bench)
     results = {
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "keras": keras and keras.keras.__version__, "tensorflow": keras and keras.tf.__version__,
+        "keras": keras and keras.__version__, "tensorflow": keras and version("tensorflow"),
         "matmul_gflops": bench.matmul_flops and bench.matmul_flops / 1e9,
         "options": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "only": args.only},
         "rows": [asdict(row) for row in rows],
