@@ -254,12 +254,12 @@ class RecurrentClassifier(nn.Module):
             return self.rnn(prefix)
         x, finals = prefix[0], []
         for layer in range(self.num_layers):
-            weights = {name: getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih",
-                                                                                 "bias_hh")}
-            inputs = torch.addmm(weights["bias_ih"] + weights["bias_hh"], x, weights["weight_ih"].t())
-            h, outputs, recurrent = x.new_zeros(1, self.hidden_size), [], weights["weight_hh"].t()
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{name}_l{layer}")
+                                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            inputs = torch.addmm(b_ih + b_hh, x, w_ih.t())  # (steps, hidden), all steps at once
+            h, outputs = x.new_zeros(1, self.hidden_size), []
             for step in inputs.split(1):
-                h = torch.tanh(torch.addmm(step, h, recurrent))
+                h = torch.tanh(torch.addmm(step, h, w_hh.t()))
                 outputs.append(h)
             x = torch.cat(outputs)
             finals.append(h)
