@@ -13,6 +13,7 @@ those ratios are left out.
 """
 
 import argparse
+import importlib
 import os
 import re
 import statistics
@@ -20,7 +21,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
-from importlib.metadata import version
 from pathlib import Path
 
 import lightning as L
@@ -573,7 +573,7 @@ def main(argv=None) -> None:
     rows = run(args.only, bench)
     results = {
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "keras": keras and keras.__version__, "tensorflow": keras and version("tensorflow"),
+        "keras": keras and keras.__version__, "tensorflow": keras and importlib.import_module("tensorflow").__version__,
         "matmul_gflops": bench.matmul_flops and bench.matmul_flops / 1e9,
         "options": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "only": args.only},
         "rows": [asdict(row) for row in rows],
