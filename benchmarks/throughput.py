@@ -35,10 +35,10 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
+from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.files import write_json_atomically
 from rnn_sentiment.keras_compat import binary_cross_entropy
-from rnn_sentiment.text import WordTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS_MISSING = 'Keras-TF: not installed (pip install -e ".[keras]"), so its rows and the ratios to it are skipped'
