@@ -182,18 +182,16 @@ def items_in(batch: dict) -> int:
 
 
 # --- tokenization and DataModule set-up --------------------------------------------------------
-def imdb_texts(imdb: Path) -> list[str]:
-    """Training then test reviews."""
+def imdb_texts(imdb: Path, split: str) -> list[str]:
     import datasets
 
-    return [text for split in ("train", "test")
-            for text in datasets.load_dataset("parquet", data_files=str(imdb / f"{split}.parquet"), split="train")["text"]]
+    return list(datasets.load_dataset("parquet", data_files=str(imdb / f"{split}.parquet"), split="train")["text"])
 
 
 @measurement("tokenize")
 def bench_tokenize(bench: Bench) -> Iterator[Row]:
-    texts = imdb_texts(bench.imdb)
-    train = texts[: len(texts) // 2]
+    train = imdb_texts(bench.imdb, "train")
+    texts = train + imdb_texts(bench.imdb, "test")
     tokenizer = WordTokenizer.fit(train, 5000)
 
     def fit():
