@@ -114,10 +114,10 @@ def split_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def encode(tokenizer: WordTokenizer, part: Part, desc: str) -> torch.Tensor:
-    """All ids of `part`, in order, as one int32 tensor."""
+def encode(tokenizer: WordTokenizer, part: Part, desc: str) -> np.ndarray:
+    """All ids of `part`, in order, as one int32 array (numpy: what the cache checksums and stores)."""
     pieces = [tokenizer.encode_ragged(chunk)[0] for chunk in tqdm(part.chunks(), desc=desc, unit="chunk", leave=False)]
-    return torch.from_numpy(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32))
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
 
 
 class Windows(Dataset):

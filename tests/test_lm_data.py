@@ -4,6 +4,7 @@ import datasets
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from conftest import compose_config
 from lm.data import LanguageModelDataModule
@@ -164,3 +165,20 @@ def test_hub_dataset_without_the_right_config(monkeypatch):
     assert str(error.value) == (
         f"the Hub dataset 'wikitext' has no config 'wikitext-2'; choose one with data.hub_config ({configs})"
     )
+
+
+def test_a_second_setup_reads_the_cache_it_wrote(tmp_path, moby_file, capfd):
+    def setup():
+        datamodule = LanguageModelDataModule(path=str(moby_file), cache_dir=str(tmp_path / "cache"), seq_len=5)
+        datamodule.setup("fit")
+        return datamodule
+
+    first = setup()
+    (cache_file,) = (tmp_path / "cache").glob("*.pt")
+    written = cache_file.stat().st_mtime_ns
+    capfd.readouterr()
+    second = setup()
+    assert "rebuilding" not in capfd.readouterr().err
+    assert cache_file.stat().st_mtime_ns == written
+    for split in ("train", "val", "test"):
+        assert torch.equal(first.ids[split], second.ids[split])
