@@ -48,12 +48,25 @@ except ModuleNotFoundError:
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("elman", "lstm", "conv_lstm")
 
-# TensorFlow and PyTorch sum in different orders (oneDNN, MKL), over 500 steps, so they agree to
-# float32 noise. Each training difference may be its floor × step plus NOISE_FACTOR × the package's
-# own float32 noise so far (float32 against float64, from the same weights and batches; the largest
-# up to that step): Adam divides by √v, so it can amplify a gradient's noise, and the Elman RNN's
-# gradient through 500 tanh steps amplifies it from step to step.
+# The tolerance model. TensorFlow and PyTorch sum in different orders (oneDNN, MKL), so they agree
+# to float32 noise, and a perturbation of float32 size grows from step to step as fast as any other
+# of that size. The reference for that noise is measured on the same steps: the package in float32
+# against the same package in float64, both started from the same weights. Each difference may be
+# its floor × the steps since the last synchronisation, plus NOISE_FACTOR × the largest noise of the
+# same quantity since then (Adam divides by √v, so it can amplify a gradient's noise). Two events
+# end what float32 noise can explain, and the package's two runs then restart from Keras' weights
+# and Adam moments after the step (Keras itself runs on undisturbed), which the step table notes:
+# - chaos: the package's float32 outputs differ from its float64 ones by more than RESYNC_NOISE;
+#   the Elman RNN's 500 tanh steps amplify rounding until any two float32 runs part;
+# - a kink: a ReLU output of the convolution is zero on one side only, or a pooling window's
+#   largest element differs: float32 noise decided a non-smooth choice, and the gradient of what
+#   lies before it (BEFORE_RELU) changes by a whole position's share; it is not judged at that step.
+#   Kinks are rare events (about one step in 20 for the Conv-LSTM), so more than MAX_KINK_SHARE of
+#   the steps with one means the forward passes differ by more than noise, and fails.
 NOISE_FACTOR = 30
+RESYNC_NOISE = 1e-5
+MAX_KINK_SHARE = 0.25
+BEFORE_RELU = ("embedding", "conv kernel", "conv bias")
 TOLERANCE = {
     "init spread": 0.1,  # |std ratio - 1| per weight, plus 5 standard errors of a sample std
     "saturated loss": 1e-5,
@@ -187,8 +200,10 @@ def batches(steps: int, batch_size: int, vocab: int, max_len: int, seed: int):
 
 
 def keras_train_step(model: keras.Model, sparse_gradients: bool):
-    """`Model.train_step` (TensorFlow backend) that also returns its outputs, loss and gradients.
+    """`Model.train_step` (TensorFlow backend) that also returns its outputs, loss, gradients and
+    the convolution's ReLU outputs (batch, steps, channels; empty without a convolution).
 
+    The layers are called one by one, as `Sequential.call` does, to see the convolution's output.
     The embedding's gradient is summed to a dense tensor before Adam, unless `sparse_gradients`:
     Keras 3's Adam squares a sparse gradient's slices one occurrence at a time (`ops.square` on
     `tf.IndexedSlices`), so a word used k times gets Σ gₖ² in its second moment, not (Σ gₖ)².
@@ -198,14 +213,67 @@ def keras_train_step(model: keras.Model, sparse_gradients: bool):
     @tf.function
     def step(tokens, labels):
         with tf.GradientTape() as tape:
-            outputs = model(tokens, training=True)
+            outputs, relu = tokens, tf.zeros((0,))
+            for layer in model.layers:
+                outputs = layer(outputs, training=True)
+                if isinstance(layer, keras.layers.Conv1D):
+                    relu = outputs
             loss = model.compute_loss(x=tokens, y=labels, y_pred=outputs)
         gradients = tape.gradient(loss, model.trainable_variables)
         dense = [tf.convert_to_tensor(g) for g in gradients]
         model.optimizer.apply(gradients if sparse_gradients else dense, model.trainable_variables)
-        return outputs, loss, dense
+        return outputs, loss, dense, relu
 
     return step
+
+
+class ReluRecorder:
+    """The package's convolution ReLU outputs of one forward pass, as one (batch, channels, steps) map.
+
+    With `fast_padding` the network runs the convolution twice: over the padding columns all rows
+    share (batch 1, `skip + right` columns, the last `right` only as the border) and over the rest,
+    from `early` columns before it; the map puts the two back together.
+    """
+
+    def __init__(self, net):
+        self.calls: list[torch.Tensor] = []
+        self.kernel = net.conv[0].kernel_size[0] if net.conv is not None else 0
+        self.handle = net.conv[1].register_forward_hook(self._record) if net.conv is not None else None
+
+    def _record(self, layer, inputs, output) -> None:
+        self.calls.append(output.detach())
+
+    def take(self, steps: int) -> torch.Tensor | None:
+        calls, self.calls = self.calls, []
+        if not calls:
+            return None
+        if len(calls) == 1:
+            return calls[0]
+        prefix, rest = calls
+        right = (self.kernel - 1) - (self.kernel - 1) // 2
+        skip = prefix.shape[-1] - right
+        early = rest.shape[-1] - (steps - skip)
+        return torch.cat([prefix[..., :skip].expand(rest.shape[0], -1, -1), rest[..., early:]], dim=-1)
+
+
+def kinks(keras_relu: np.ndarray, torch_relu: torch.Tensor | None, pool: int) -> tuple[int, int]:
+    """Where the two sides' float32 noise decides a non-smooth choice differently: ReLU outputs zero
+    on one side only, and pooling windows whose largest element differs (neither side tied).
+    `keras_relu`: (batch, steps, channels); `torch_relu`: (batch, channels, steps)."""
+    if torch_relu is None:
+        return 0, 0
+    theirs, ours = keras_relu.transpose(0, 2, 1), torch_relu.double().numpy()
+    relu_flips = int(((theirs > 0) != (ours > 0)).sum())
+    usable = theirs.shape[-1] // pool * pool
+    theirs, ours = (x[..., :usable].reshape(*x.shape[:-1], -1, pool) for x in (theirs, ours))
+
+    def decided(x):  # windows whose largest element is positive and unique
+        top = np.sort(x, axis=-1)
+        return (top[..., -1] > 0) & (top[..., -1] > top[..., -2])
+
+    both = decided(theirs) & decided(ours)
+    pool_flips = int((both & (theirs.argmax(-1) != ours.argmax(-1))).sum())
+    return relu_flips, pool_flips
 
 
 def torch_train_step(module, optimizer, found: list[Pair], tokens: np.ndarray, labels: np.ndarray) -> dict:
@@ -226,48 +294,97 @@ def torch_train_step(module, optimizer, found: list[Pair], tokens: np.ndarray, l
             "gradient": grads, "weight": {pair.label: pair.torch_value().astype("float64") for pair in found}}
 
 
+@torch.no_grad()
+def sync_from_keras(model: keras.Model, found: list[Pair], optimizer) -> None:
+    """Keras' current weights and Adam moments into the package's network and optimizer (both
+    have taken the same number of steps). A trained second bias restarts at zero with the
+    moments of the bias it pairs with: it receives the same gradient."""
+    adam = model.optimizer
+    for pair in found:
+        pair.copy_keras_weight()
+        index = adam._get_variable_index(pair.variable)
+        moments = [pair.keras_value(v.numpy()) for v in (adam._momentums[index], adam._velocities[index])]
+        for param in (pair.param, pair.second_bias):
+            state = optimizer.state.get(param) if param is not None else None
+            if state:
+                for key, value in zip(("exp_avg", "exp_avg_sq"), moments):
+                    state[key].copy_(torch.from_numpy(np.ascontiguousarray(value)))
+
+
+@dataclass
+class Worst:
+    """A quantity's difference at the step where it came closest to its tolerance."""
+
+    value: float
+    noise: float
+    tolerance: float
+    step: int
+
+
 def compare_training(model, module, found: list[Pair], args, vocab: int, max_len: int):
     """Per step and per weight, the largest difference between Keras and the package (float32),
-    beside the float32 noise: the package in float32 against the same package in float64."""
+    beside the float32 noise: the package in float32 against the same package in float64, both
+    started from the same weights. See TOLERANCE for the model and the two re-synchronisations."""
     keras_step = keras_train_step(model, args.sparse_gradients)
     reference = copy.deepcopy(module).double()
     optimizers = module.configure_optimizers(), reference.configure_optimizers()
     module.train()
     reference.train()
+    recorder = ReluRecorder(module.net)
+    pool = module.net.pool_size if module.net.conv is not None else 1
     rows, per_step, envelope = {}, [], {}
+    since_sync = kink_steps = 0
 
-    def record(label: str, kind: str, value: float, noise: float, grow: int) -> None:
-        noise = envelope[label] = max(envelope.get(label, 0.0), noise)  # the largest so far
-        tolerance = TOLERANCE[kind] * grow + NOISE_FACTOR * noise
+    def record(label: str, kind: str, value: float, noise: float, step: int, judged: bool = True) -> None:
+        noise = envelope[label] = max(envelope.get(label, 0.0), noise)  # the largest since the last sync
+        if not judged:
+            return
+        tolerance = TOLERANCE[kind] * since_sync + NOISE_FACTOR * noise
         worst = rows.get(label)
-        if worst is None or value - tolerance > worst[0] - worst[2]:
-            rows[label] = (value, noise, tolerance)
+        if worst is None or value - tolerance > worst.value - worst.tolerance:
+            rows[label] = Worst(value, noise, tolerance, step)
 
-    for step, (tokens, labels) in enumerate(batches(args.steps, args.batch_size, vocab, max_len, args.seed)):
-        outputs, keras_loss, keras_grads = keras_step(tf.constant(tokens), tf.constant(labels[:, None]))
+    for step, (tokens, labels) in enumerate(batches(args.steps, args.batch_size, vocab, max_len, args.seed), 1):
+        since_sync += 1
+        outputs, keras_loss, keras_grads, keras_relu = keras_step(tf.constant(tokens), tf.constant(labels[:, None]))
         ours = torch_train_step(module, optimizers[0], found, tokens, labels)
         exact = torch_train_step(reference, optimizers[1], pairs(model, reference.net), tokens, labels)
-        grow = step + 1
+        relu_flips, pool_flips = kinks(keras_relu.numpy(), recorder.take(max_len), pool)
+        kinked = relu_flips + pool_flips > 0
+        kink_steps += kinked
         output_diff = float(np.abs(ours["output (probability)"] - outputs.numpy().ravel()).max())
-        record("output (probability)", "output", output_diff,
-               float(np.abs(ours["output (probability)"] - exact["output (probability)"]).max()), grow)
-        record("loss", "loss", abs(ours["loss"] - float(keras_loss)), abs(ours["loss"] - exact["loss"]), grow)
+        output_noise = float(np.abs(ours["output (probability)"] - exact["output (probability)"]).max())
+        record("output (probability)", "output", output_diff, output_noise, step)
+        record("loss", "loss", abs(ours["loss"] - float(keras_loss)), abs(ours["loss"] - exact["loss"]), step)
         worst_grad = worst_weight = 0.0
         for pair, keras_grad in zip(found, keras_grads):
+            # a kink changes the gradient of what lies before the ReLU at that step: not judged there
+            judged = not (kinked and pair.label in BEFORE_RELU)
             theirs = pair.keras_value(keras_grad.numpy())
             scale = max(float(np.abs(theirs).max()), 1e-12)
             grad, exact_grad = ours["gradient"][pair.label], exact["gradient"][pair.label]
             grad_diff = float(np.abs(grad - theirs).max()) / scale
             record(f"gradient {pair.label} (relative)", "gradient", grad_diff,
-                   float(np.abs(grad - exact_grad).max()) / scale, grow)
+                   float(np.abs(grad - exact_grad).max()) / scale, step, judged)
             weight, exact_weight = ours["weight"][pair.label], exact["weight"][pair.label]
             weight_diff = float(np.abs(weight - pair.keras_value()).max())
             record(f"weight {pair.label} after step", "weight", weight_diff,
-                   float(np.abs(weight - exact_weight).max()), grow)
-            worst_grad, worst_weight = max(worst_grad, grad_diff), max(worst_weight, weight_diff)
-        per_step.append((step + 1, int((tokens != 0).any(0).sum()), float(keras_loss), ours["loss"], output_diff,
-                         worst_grad, worst_weight))
-    return rows, per_step
+                   float(np.abs(weight - exact_weight).max()), step, judged)
+            if judged:
+                worst_grad, worst_weight = max(worst_grad, grad_diff), max(worst_weight, weight_diff)
+        notes = []
+        if kinked:
+            notes.append(f"kink ({relu_flips} ReLU, {pool_flips} pool): {', '.join(BEFORE_RELU)} not judged")
+        if output_noise > RESYNC_NOISE:
+            notes.append(f"f32 vs f64 output {output_noise:.1e} > {RESYNC_NOISE:.0e}")
+        if notes:
+            for net, optimizer in ((module, optimizers[0]), (reference, optimizers[1])):
+                sync_from_keras(model, pairs(model, net.net), optimizer)
+            envelope, since_sync = {}, 0
+            notes[-1] += "; re-synced"
+        per_step.append((step, int((tokens != 0).any(0).sum()), float(keras_loss), ours["loss"], output_diff,
+                         worst_grad, worst_weight, "; ".join(notes)))
+    return rows, per_step, kink_steps
 
 
 def main(argv=None) -> int:
@@ -290,25 +407,30 @@ def main(argv=None) -> int:
     checks = check_init(found) + check_saturated_loss(module)
     for pair in found:
         pair.copy_keras_weight()
-    rows, per_step = compare_training(model, module, found, args, vocab, max_len)
+    rows, per_step, kink_steps = compare_training(model, module, found, args, vocab, max_len)
     print(f"keras {keras.__version__} (tensorflow {tf.__version__}) vs torch {torch.__version__}: "
           f"{args.model}, {args.steps} Adam steps of {args.batch_size} reviews, max_len {max_len}, "
           f"vocabulary {vocab}; package: experiment=tutorial {' '.join(args.overrides)}".rstrip())
     print(f"\n{'step':>4} {'columns':>7} {'keras loss':>11} {'torch loss':>11} {'max |Δ p|':>9} "
-          f"{'max rel Δ grad':>14} {'max |Δ weight|':>14}")
-    for step, columns, keras_loss, loss, output_diff, grad_diff, weight_diff in per_step:
+          f"{'max rel Δ grad':>14} {'max |Δ weight|':>14}  note")
+    for step, columns, keras_loss, loss, output_diff, grad_diff, weight_diff, note in per_step:
         print(f"{step:>4} {columns:>7} {keras_loss:>11.6f} {loss:>11.6f} {output_diff:>9.2e} {grad_diff:>14.2e} "
-              f"{weight_diff:>14.2e}")
-    table = [(label, value, None, tolerance) for label, value, tolerance in checks]
-    table += [(label, value, noise, tolerance) for label, (value, noise, tolerance) in rows.items()]
+              f"{weight_diff:>14.2e}  {note}".rstrip())
+    table = [(label, value, None, tolerance, None) for label, value, tolerance in checks]
+    table += [(label, w.value, w.noise, w.tolerance, w.step) for label, w in rows.items()]
     width = max(len(label) for label, *_ in table)
-    print(f"\n{'largest difference (Keras vs package)':<{width}} {'value':>9} {'f32 noise':>9} {'tolerance':>9}")
+    print(f"\n{'largest difference (Keras vs package)':<{width}} {'step':>4} {'value':>9} {'f32 noise':>9} "
+          f"{'tolerance':>9}")
     failed = []
-    for label, value, noise, tolerance in table:
+    for label, value, noise, tolerance, step in table:
         bad = not value <= tolerance
         failed += [label] * bad
-        shown_noise = "" if noise is None else f"{noise:.2e}"
-        print(f"{label:<{width}} {value:>9.2e} {shown_noise:>9} {tolerance:>9.2e}{'  FAIL' if bad else ''}")
+        shown_noise, shown_step = ("", "") if noise is None else (f"{noise:.2e}", step)
+        print(f"{label:<{width}} {shown_step:>4} {value:>9.2e} {shown_noise:>9} {tolerance:>9.2e}"
+              f"{'  FAIL' if bad else ''}")
+    if kink_steps > MAX_KINK_SHARE * args.steps:
+        failed.append(f"kinks at {kink_steps} of {args.steps} steps (float32 noise explains at most "
+                      f"{MAX_KINK_SHARE:.0%})")
     print(f"\n{'FAILED: ' + ', '.join(failed) if failed else 'parity: every difference within its tolerance'}")
     return 1 if failed else 0
 
