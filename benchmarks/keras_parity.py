@@ -16,19 +16,33 @@ tutorial compiles it) and in the package as `experiment=tutorial model=<name>` c
    LightningModule's `training_step` and `configure_optimizers` on the PyTorch side).
 
 Prints the largest difference of each step, then for each quantity its difference at the step
-where it came closest to its tolerance (stated beside it), and exits 1 when one exceeds it.
+where it came closest to its tolerance (stated beside it; the model is described at TOLERANCE),
+and exits 1 when one exceeds it.
+
+python benchmarks/keras_parity.py --train --model {elman,lstm,conv_lstm} --seed S --data DIR
+                                  [--results keras_tutorial.jsonl] [--epochs 3] [--limit N]
+
+trains the tutorial's Keras network as the course does (`fit`: Adam 1e-3, batch 64, 3 epochs,
+shuffled, validated on the test split) on the package's own ids of the same reviews
+(`experiment=tutorial`: 5,000 words, pre-padded / pre-truncated to 500), and appends one JSON line
+(framework, model, seed, batching, test_acc, seconds, …) to `--results`;
+`benchmarks/tutorial_seeds.py` tabulates those lines beside the package's sweeps.
 """
 
 from __future__ import annotations  # the Keras type hints must not need Keras installed
 
 import argparse
 import copy
+import json
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's package, whatever is installed
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -45,7 +59,6 @@ try:  # the optional extra: without it --help still works and a run says what to
 except ModuleNotFoundError:
     keras = tf = None
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("elman", "lstm", "conv_lstm")
 
 # The tolerance model. TensorFlow and PyTorch sum in different orders (oneDNN, MKL), so they agree
@@ -77,8 +90,11 @@ TOLERANCE = {
 }
 
 
-def keras_network(name: str, cfg, vocab: int, max_len: int, seed: int) -> keras.Model:
-    """The tutorial's Sequential model, compiled as the tutorial compiles it."""
+def keras_network(name: str, cfg, vocab: int, max_len: int, seed: int, sparse_gradients: bool = True,
+                  metrics: tuple[str, ...] = ()) -> keras.Model:
+    """The tutorial's Sequential model, compiled as the tutorial compiles it. Without
+    `sparse_gradients`, `fit` hands Adam the embedding's gradient summed to a dense tensor
+    (see `keras_train_step`)."""
     keras.utils.set_random_seed(seed)
     m = cfg.model
     layers = [keras.Input((max_len,), dtype="int32"), keras.layers.Embedding(vocab, m.embed_dim)]
@@ -91,15 +107,31 @@ def keras_network(name: str, cfg, vocab: int, max_len: int, seed: int) -> keras.
         layers.append(keras.layers.LSTM(m.hidden_size))
     layers.append(keras.layers.Dense(1, activation="sigmoid"))
     model = keras.Sequential(layers)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=m.lr), loss="binary_crossentropy")
+    adam = keras.optimizers.Adam if sparse_gradients else dense_gradient_adam()
+    model.compile(optimizer=adam(learning_rate=m.lr), loss="binary_crossentropy", metrics=list(metrics))
     model.optimizer.build(model.trainable_variables)
     return model
 
 
+def dense_gradient_adam() -> type:
+    """Keras' Adam, given every gradient as a dense tensor (Keras 2's and PyTorch's arithmetic)."""
+
+    class DenseGradientAdam(keras.optimizers.Adam):
+        def apply(self, grads, trainable_variables=None):
+            return super().apply([tf.convert_to_tensor(g) for g in grads], trainable_variables)
+
+    return DenseGradientAdam
+
+
+def tutorial_config(name: str, overrides: list[str]):
+    """The composed `experiment=tutorial model=<name>` config."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"model={name}", "experiment=tutorial", *overrides])
+
+
 def package_module(name: str, overrides: list[str], seed: int):
     """The composed `experiment=tutorial model=<name>` config and its LightningModule."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={name}", "experiment=tutorial", *overrides])
+    cfg = tutorial_config(name, overrides)
     torch.manual_seed(seed)
     return cfg, instantiate(cfg.model, vocab_size=cfg.data.num_words)
 
@@ -387,6 +419,49 @@ def compare_training(model, module, found: list[Pair], args, vocab: int, max_len
     return rows, per_step, kink_steps
 
 
+def tutorial_arrays(cfg, limit: int | None, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The package's own ids of the train and test reviews ((n, max_len) int32, pre-padded as
+    configured) and their 0/1 labels (n,) float32; with `limit`, a seeded random `limit` of each."""
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    arrays = {}
+    for split in ("train", "test"):
+        data = datamodule.datasets[split]
+        tokens, labels = data.matrix.numpy().astype("int32"), data.labels.numpy().astype("float32")
+        if limit:
+            rows = np.random.default_rng(seed).permutation(len(labels))[:limit]
+            tokens, labels = tokens[rows], labels[rows]
+        arrays[split] = tokens, labels
+    return arrays
+
+
+def train_keras(args) -> dict:
+    """Train the tutorial's Keras network as the course does (`fit`, shuffled batches, validated
+    on test, final weights) on the package's ids of `--data`; returns the result line."""
+    cfg = tutorial_config(args.model, [f"data.path={Path(args.data).resolve()}", f"seed={args.seed}",
+                                       *args.overrides])
+    arrays = tutorial_arrays(cfg, args.limit, args.seed)
+    (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
+    model = keras_network(args.model, cfg, cfg.data.num_words, cfg.data.max_len, args.seed,
+                          args.sparse_gradients, metrics=("accuracy",))
+    epochs = args.epochs or cfg.trainer.max_epochs
+    start = time.perf_counter()
+    history = model.fit(x_train, y_train, batch_size=cfg.data.batch_size, epochs=epochs,
+                        validation_data=(x_test, y_test), verbose=2)
+    seconds = time.perf_counter() - start
+    return {"framework": "keras", "model": args.model, "seed": args.seed, "batching": "fixed",
+            "test_acc": float(history.history["val_accuracy"][-1]), "seconds": round(seconds, 1),
+            "epochs": epochs, "train_reviews": len(y_train), "test_reviews": len(y_test),
+            "gradients": "sparse" if args.sparse_gradients else "dense", "data": str(Path(args.data).resolve()),
+            "keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+def append_result(path: Path, line: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as results:
+        results.write(json.dumps(line) + "\n")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=MODELS, required=True)
@@ -395,10 +470,24 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sparse-gradients", action="store_true",
                         help="let Keras' Adam see the embedding's gradient as sparse slices (Keras 3 on TensorFlow)")
+    parser.add_argument("--train", action="store_true",
+                        help="train the tutorial's Keras network on --data instead, and append its result to --results")
+    parser.add_argument("--data", help="--train: the IMDB reviews (a data.path of the package)")
+    parser.add_argument("--results", type=Path, default=Path("keras_tutorial.jsonl"),
+                        help="--train: the JSON-lines file the result is appended to (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, help="--train: epochs (default: the tutorial's 3)")
+    parser.add_argument("--limit", type=int, help="--train: a seeded random LIMIT reviews of each split (a quick try)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the package's side")
     args = parser.parse_args(argv)
     if keras is None:
         sys.exit('error: keras_parity.py needs Keras and TensorFlow: pip install -e ".[keras]"')
+    if args.train:
+        if not args.data:
+            sys.exit("error: --train needs --data, the reviews to train on (e.g. --data ../shared/data/imdb)")
+        line = train_keras(args)
+        append_result(args.results, line)
+        print(f"{args.results}: {json.dumps(line)}")
+        return 0
 
     cfg, module = package_module(args.model, args.overrides, args.seed)
     vocab, max_len = cfg.data.num_words, cfg.data.max_len
