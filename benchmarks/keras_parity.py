@@ -91,24 +91,26 @@ TOLERANCE = {
 
 
 def keras_network(name: str, cfg, vocab: int, max_len: int, seed: int, sparse_gradients: bool = True,
-                  metrics: tuple[str, ...] = ()) -> keras.Model:
-    """The tutorial's Sequential model, compiled as the tutorial compiles it. Without
+                  metrics: tuple[str, ...] = (), dtype: str = "float32") -> keras.Model:
+    """The tutorial's Sequential model, compiled as the tutorial compiles it (in `dtype`). Without
     `sparse_gradients`, `fit` hands Adam the embedding's gradient summed to a dense tensor
     (see `keras_train_step`)."""
     keras.utils.set_random_seed(seed)
     m = cfg.model
-    layers = [keras.Input((max_len,), dtype="int32"), keras.layers.Embedding(vocab, m.embed_dim)]
+    layers = [keras.Input((max_len,), dtype="int32"), keras.layers.Embedding(vocab, m.embed_dim, dtype=dtype)]
     if name == "elman":
-        layers.append(keras.layers.SimpleRNN(m.hidden_size))
+        layers.append(keras.layers.SimpleRNN(m.hidden_size, dtype=dtype))
     else:
         if name == "conv_lstm":
-            layers += [keras.layers.Conv1D(m.conv_channels, m.conv_kernel, padding="same", activation="relu"),
-                       keras.layers.MaxPooling1D(m.pool_size)]
-        layers.append(keras.layers.LSTM(m.hidden_size))
-    layers.append(keras.layers.Dense(1, activation="sigmoid"))
+            layers += [keras.layers.Conv1D(m.conv_channels, m.conv_kernel, padding="same", activation="relu",
+                                           dtype=dtype),
+                       keras.layers.MaxPooling1D(m.pool_size, dtype=dtype)]
+        layers.append(keras.layers.LSTM(m.hidden_size, dtype=dtype))
+    layers.append(keras.layers.Dense(1, activation="sigmoid", dtype=dtype))
     model = keras.Sequential(layers)
     adam = keras.optimizers.Adam if sparse_gradients else dense_gradient_adam()
-    model.compile(optimizer=adam(learning_rate=m.lr), loss="binary_crossentropy", metrics=list(metrics))
+    loss = "binary_crossentropy" if dtype == "float32" else keras.losses.BinaryCrossentropy(dtype=dtype)
+    model.compile(optimizer=adam(learning_rate=m.lr), loss=loss, metrics=list(metrics))
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -343,6 +345,13 @@ def sync_from_keras(model: keras.Model, found: list[Pair], optimizer) -> None:
                     state[key].copy_(torch.from_numpy(np.ascontiguousarray(value)))
 
 
+def sync_keras_twin(model: keras.Model, twin: keras.Model) -> None:
+    """The float32 model's weights and Adam state (moments, step count) into its float64 twin."""
+    twin.set_weights([w.astype("float64") for w in model.get_weights()])
+    for source, target in zip(model.optimizer.variables, twin.optimizer.variables):
+        target.assign(source.numpy().astype(target.dtype))
+
+
 @dataclass
 class Worst:
     """A quantity's difference at the step where it came closest to its tolerance."""
@@ -351,13 +360,14 @@ class Worst:
     noise: float
     tolerance: float
     step: int
+    float64: float  # the float64 twins' difference there
 
 
-def compare_training(model, module, found: list[Pair], args, vocab: int, max_len: int):
+def compare_training(model, twin, module, found: list[Pair], args, vocab: int, max_len: int):
     """Per step and per weight, the largest difference between Keras and the package (float32),
-    beside the float32 noise: the package in float32 against the same package in float64, both
-    started from the same weights. See TOLERANCE for the model and the two re-synchronisations."""
-    keras_step = keras_train_step(model, args.sparse_gradients)
+    beside the float32 noise of both (each against its float64 twin, from the same weights) and the
+    float64 twins' own difference. See TOLERANCE for the model and the two re-synchronisations."""
+    keras_step, twin_step = keras_train_step(model, args.sparse_gradients), keras_train_step(twin, False)
     reference = copy.deepcopy(module).double()
     optimizers = module.configure_optimizers(), reference.configure_optimizers()
     module.train()
@@ -367,51 +377,58 @@ def compare_training(model, module, found: list[Pair], args, vocab: int, max_len
     rows, per_step, envelope = {}, [], {}
     since_sync = kink_steps = 0
 
-    def record(label: str, kind: str, value: float, noise: float, step: int, judged: bool = True) -> None:
+    def record(label: str, kind: str, step: int, ours, theirs, ours64, theirs64, scale=1.0, judged=True) -> None:
+        """`ours`/`theirs`: the package's and Keras' value (float32 runs), `…64` their float64 twins'."""
+        gap = lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()) / scale  # noqa: E731
+        noise = gap(ours, ours64) + gap(theirs, theirs64)
         noise = envelope[label] = max(envelope.get(label, 0.0), noise)  # the largest since the last sync
         if not judged:
             return
-        tolerance = TOLERANCE[kind] * since_sync + NOISE_FACTOR * noise
+        value, tolerance = gap(ours, theirs), TOLERANCE[kind] * since_sync + NOISE_FACTOR * noise
         worst = rows.get(label)
         if worst is None or value - tolerance > worst.value - worst.tolerance:
-            rows[label] = Worst(value, noise, tolerance, step)
+            rows[label] = Worst(value, noise, tolerance, step, gap(ours64, theirs64))
+        return value
 
     for step, (tokens, labels) in enumerate(batches(args.steps, args.batch_size, vocab, max_len, args.seed), 1):
         since_sync += 1
         outputs, keras_loss, keras_grads, keras_relu = keras_step(tf.constant(tokens), tf.constant(labels[:, None]))
+        outputs64, keras_loss64, keras_grads64, _ = twin_step(tf.constant(tokens),
+                                                              tf.constant(labels[:, None].astype("float64")))
         ours = torch_train_step(module, optimizers[0], found, tokens, labels)
         exact = torch_train_step(reference, optimizers[1], pairs(model, reference.net), tokens, labels)
         relu_flips, pool_flips = kinks(keras_relu.numpy(), recorder.take(max_len), pool)
         kinked = relu_flips + pool_flips > 0
         kink_steps += kinked
-        output_diff = float(np.abs(ours["output (probability)"] - outputs.numpy().ravel()).max())
-        output_noise = float(np.abs(ours["output (probability)"] - exact["output (probability)"]).max())
-        record("output (probability)", "output", output_diff, output_noise, step)
-        record("loss", "loss", abs(ours["loss"] - float(keras_loss)), abs(ours["loss"] - exact["loss"]), step)
+        probability = "output (probability)"
+        output_diff = record(probability, "output", step, ours[probability], outputs.numpy().ravel(),
+                             exact[probability], outputs64.numpy().ravel())
+        record("loss", "loss", step, ours["loss"], float(keras_loss), exact["loss"], float(keras_loss64))
         worst_grad = worst_weight = 0.0
-        for pair, keras_grad in zip(found, keras_grads):
+        for pair, pair64, keras_grad, keras_grad64 in zip(found, pairs(twin, reference.net), keras_grads,
+                                                          keras_grads64):
             # a kink changes the gradient of what lies before the ReLU at that step: not judged there
             judged = not (kinked and pair.label in BEFORE_RELU)
             theirs = pair.keras_value(keras_grad.numpy())
-            scale = max(float(np.abs(theirs).max()), 1e-12)
-            grad, exact_grad = ours["gradient"][pair.label], exact["gradient"][pair.label]
-            grad_diff = float(np.abs(grad - theirs).max()) / scale
-            record(f"gradient {pair.label} (relative)", "gradient", grad_diff,
-                   float(np.abs(grad - exact_grad).max()) / scale, step, judged)
-            weight, exact_weight = ours["weight"][pair.label], exact["weight"][pair.label]
-            weight_diff = float(np.abs(weight - pair.keras_value()).max())
-            record(f"weight {pair.label} after step", "weight", weight_diff,
-                   float(np.abs(weight - exact_weight).max()), step, judged)
+            grad_diff = record(f"gradient {pair.label} (relative)", "gradient", step, ours["gradient"][pair.label],
+                               theirs, exact["gradient"][pair.label], pair.keras_value(keras_grad64.numpy()),
+                               max(float(np.abs(theirs).max()), 1e-12), judged)
+            weight_diff = record(f"weight {pair.label} after step", "weight", step, ours["weight"][pair.label],
+                                 pair.keras_value(), exact["weight"][pair.label], pair64.keras_value(),
+                                 judged=judged)
             if judged:
                 worst_grad, worst_weight = max(worst_grad, grad_diff), max(worst_weight, weight_diff)
         notes = []
         if kinked:
             notes.append(f"kink ({relu_flips} ReLU, {pool_flips} pool): {', '.join(BEFORE_RELU)} not judged")
-        if output_noise > RESYNC_NOISE:
-            notes.append(f"f32 vs f64 output {output_noise:.1e} > {RESYNC_NOISE:.0e}")
+        chaos = max(float(np.abs(ours[probability] - exact[probability]).max()),
+                    float(np.abs(outputs.numpy() - outputs64.numpy()).max()))
+        if chaos > RESYNC_NOISE:
+            notes.append(f"f32 vs f64 output {chaos:.1e} > {RESYNC_NOISE:.0e}")
         if notes:
             for net, optimizer in ((module, optimizers[0]), (reference, optimizers[1])):
                 sync_from_keras(model, pairs(model, net.net), optimizer)
+            sync_keras_twin(model, twin)
             envelope, since_sync = {}, 0
             notes[-1] += "; re-synced"
         per_step.append((step, int((tokens != 0).any(0).sum()), float(keras_loss), ours["loss"], output_diff,
@@ -496,7 +513,9 @@ def main(argv=None) -> int:
     checks = check_init(found) + check_saturated_loss(module)
     for pair in found:
         pair.copy_keras_weight()
-    rows, per_step, kink_steps = compare_training(model, module, found, args, vocab, max_len)
+    twin = keras_network(args.model, cfg, vocab, max_len, args.seed, args.sparse_gradients, dtype="float64")
+    sync_keras_twin(model, twin)
+    rows, per_step, kink_steps = compare_training(model, twin, module, found, args, vocab, max_len)
     print(f"keras {keras.__version__} (tensorflow {tf.__version__}) vs torch {torch.__version__}: "
           f"{args.model}, {args.steps} Adam steps of {args.batch_size} reviews, max_len {max_len}, "
           f"vocabulary {vocab}; package: experiment=tutorial {' '.join(args.overrides)}".rstrip())
@@ -505,17 +524,17 @@ def main(argv=None) -> int:
     for step, columns, keras_loss, loss, output_diff, grad_diff, weight_diff, note in per_step:
         print(f"{step:>4} {columns:>7} {keras_loss:>11.6f} {loss:>11.6f} {output_diff:>9.2e} {grad_diff:>14.2e} "
               f"{weight_diff:>14.2e}  {note}".rstrip())
-    table = [(label, value, None, tolerance, None) for label, value, tolerance in checks]
-    table += [(label, w.value, w.noise, w.tolerance, w.step) for label, w in rows.items()]
+    table = [(label, value, None, tolerance, None, None) for label, value, tolerance in checks]
+    table += [(label, w.value, w.noise, w.tolerance, w.step, w.float64) for label, w in rows.items()]
     width = max(len(label) for label, *_ in table)
-    print(f"\n{'largest difference (Keras vs package)':<{width}} {'step':>4} {'value':>9} {'f32 noise':>9} "
-          f"{'tolerance':>9}")
+    print(f"\n{'largest difference (Keras vs package)':<{width}} {'step':>4} {'float32':>9} {'f32 noise':>9} "
+          f"{'tolerance':>9} {'float64':>9}")
     failed = []
-    for label, value, noise, tolerance, step in table:
+    for label, value, noise, tolerance, step, float64 in table:
         bad = not value <= tolerance
         failed += [label] * bad
-        shown_noise, shown_step = ("", "") if noise is None else (f"{noise:.2e}", step)
-        print(f"{label:<{width}} {shown_step:>4} {value:>9.2e} {shown_noise:>9} {tolerance:>9.2e}"
+        shown = ("", "", "") if noise is None else (step, f"{noise:.2e}", f"{float64:.2e}")
+        print(f"{label:<{width}} {shown[0]:>4} {value:>9.2e} {shown[1]:>9} {tolerance:>9.2e} {shown[2]:>9}"
               f"{'  FAIL' if bad else ''}")
     if kink_steps > MAX_KINK_SHARE * args.steps:
         failed.append(f"kinks at {kink_steps} of {args.steps} steps (float32 noise explains at most "
