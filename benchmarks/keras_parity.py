@@ -61,19 +61,22 @@ except ModuleNotFoundError:
 
 MODELS = ("elman", "lstm", "conv_lstm")
 
-# The tolerance model. TensorFlow and PyTorch sum in different orders (oneDNN, MKL), so they agree
-# to float32 noise, and a perturbation of float32 size grows from step to step as fast as any other
-# of that size. The reference for that noise is measured on the same steps: the package in float32
-# against the same package in float64, both started from the same weights. Each difference may be
-# its floor × the steps since the last synchronisation, plus NOISE_FACTOR × the largest noise of the
-# same quantity since then (Adam divides by √v, so it can amplify a gradient's noise). Two events
-# end what float32 noise can explain, and the package's two runs then restart from Keras' weights
-# and Adam moments after the step (Keras itself runs on undisturbed), which the step table notes:
-# - chaos: the package's float32 outputs differ from its float64 ones by more than RESYNC_NOISE;
+# The tolerance model. TensorFlow and PyTorch round differently (oneDNN, Eigen, MKL), so they agree
+# to float32 noise, and a perturbation of float32 size grows from step to step. That noise is
+# measured on the same steps: each side also runs in float64 from the same weights (Keras as a
+# float64 twin, the package as `.double()`), and |P − K| ≤ |P − P64| + |K − K64| + |P64 − K64|:
+# the float32 runs may differ by both sides' float32 error, plus what the float64 runs disagree on
+# (the real difference; its value is printed beside). Each difference may be its floor × the steps
+# since the last synchronisation, plus NOISE_FACTOR × the largest such noise of the same quantity
+# since then (Adam divides by √v, so it can amplify a gradient's noise). Two events end what
+# rounding can explain on a shared trajectory; the package's two runs and Keras' float64 twin then
+# restart from Keras' weights and Adam moments after the step (Keras runs on undisturbed), and the
+# step table notes it:
+# - chaos: either side's float32 outputs differ from its float64 ones by more than RESYNC_NOISE;
 #   the Elman RNN's 500 tanh steps amplify rounding until any two float32 runs part;
 # - a kink: a ReLU output of the convolution is zero on one side only, or a pooling window's
-#   largest element differs: float32 noise decided a non-smooth choice, and the gradient of what
-#   lies before it (BEFORE_RELU) changes by a whole position's share; it is not judged at that step.
+#   largest element differs: rounding decided a non-smooth choice, and the gradient of what lies
+#   before it (BEFORE_RELU) changes by a whole position's share; it is not judged at that step.
 #   Kinks are rare events (about one step in 20 for the Conv-LSTM), so more than MAX_KINK_SHARE of
 #   the steps with one means the forward passes differ by more than noise, and fails.
 NOISE_FACTOR = 30
