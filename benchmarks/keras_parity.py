@@ -13,7 +13,8 @@ tutorial compiles it) and in the package as `experiment=tutorial model=<name>` c
    token ids, pre-padded to max_len with varied lengths (some batches shorter than max_len, an
    empty review, a full one), random labels; per step: outputs, loss, every gradient, and every
    weight after the Adam step (`Model.train_step`'s arithmetic on the Keras side; the
-   LightningModule's `training_step` and `configure_optimizers` on the PyTorch side).
+   LightningModule's `training_step` and `configure_optimizers` on the PyTorch side), beside both
+   sides' float32 noise, measured by a float64 twin of each.
 
 Prints the largest difference of each step, then for each quantity its difference at the step
 where it came closest to its tolerance (stated beside it; the model is described at TOLERANCE),
@@ -382,7 +383,9 @@ def compare_training(model, twin, module, found: list[Pair], args, vocab: int, m
 
     def record(label: str, kind: str, step: int, ours, theirs, ours64, theirs64, scale=1.0, judged=True) -> None:
         """`ours`/`theirs`: the package's and Keras' value (float32 runs), `…64` their float64 twins'."""
-        gap = lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()) / scale  # noqa: E731
+        def gap(a, b) -> float:
+            return float(np.abs(np.asarray(a) - np.asarray(b)).max()) / scale
+
         noise = gap(ours, ours64) + gap(theirs, theirs64)
         noise = envelope[label] = max(envelope.get(label, 0.0), noise)  # the largest since the last sync
         if not judged:
