@@ -474,7 +474,7 @@ def train_keras(args) -> dict:
     seconds = time.perf_counter() - start
     return {"framework": "keras", "model": args.model, "seed": args.seed, "batching": "fixed",
             "test_acc": float(history.history["val_accuracy"][-1]), "seconds": round(seconds, 1),
-            "epochs": epochs, "train_reviews": len(y_train), "test_reviews": len(y_test),
+            "epochs": epochs, "limit": args.limit, "train_reviews": len(y_train), "test_reviews": len(y_test),
             "gradients": "sparse" if args.sparse_gradients else "dense", "data": str(Path(args.data).resolve()),
             "keras": keras.__version__, "tensorflow": tf.__version__}
 

@@ -3,7 +3,7 @@
 python benchmarks/tutorial_seeds.py --keras keras_tutorial.jsonl SWEEP_DIR [SWEEP_DIR ...]
 
 Reads (a) the JSON lines that `benchmarks/keras_parity.py --train` appends (one Keras training
-each: model, seed, test_acc) and (b) the package's Hydra multirun directories of
+each: model, seed, test_acc; quick tries with `--limit` are left out) and (b) the package's Hydra multirun directories of
 `experiment=tutorial` (each job directory: `metrics.json`, `.hydra/config.yaml`, `.hydra/hydra.yaml`).
 Each finished job is placed by its own composed config: `data.batching=fixed` → `fixed`,
 `fixed` with `data.by_length=true` → `fixed, grouped`, `bucket` → `bucket`; unfinished and failed
@@ -44,20 +44,25 @@ class Result:
     test_acc: float
 
 
-def read_keras(path: Path) -> list[Result]:
-    """The lines of `keras_parity.py --train`; a line that is not one names its number."""
+def read_keras(path: Path) -> tuple[list[Result], list[str]]:
+    """The lines of `keras_parity.py --train`, and a note per quick try (`--limit`) left out; a line
+    that is not one names its number."""
     if not path.is_file():
         raise UserInputError(f"--keras {path}: no such file; keras_parity.py --train --results {path} writes it")
-    results = []
+    results, skipped = [], []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            results.append(Result(row["model"], KERAS, int(row["seed"]), float(row["test_acc"])))
+            result = Result(row["model"], KERAS, int(row["seed"]), float(row["test_acc"]))
         except (ValueError, KeyError, TypeError) as error:
             raise UserInputError(f"{path}, line {number}: not a keras_parity.py --train result ({error!r})") from None
-    return results
+        if row.get("limit"):
+            skipped.append(f"{path}, line {number}: a quick try on {row['limit']} reviews")
+        else:
+            results.append(result)
+    return results, skipped
 
 
 def setting_of(config) -> str:
@@ -141,12 +146,13 @@ def main(argv=None) -> None:
     parser.add_argument("--keras", type=Path, required=True, help="the JSON lines of keras_parity.py --train")
     parser.add_argument("sweeps", nargs="+", type=Path, help="multirun directories of experiment=tutorial")
     args = parser.parse_args(argv)
-    results = read_keras(args.keras)
+    results, skipped = read_keras(args.keras)
     for sweep_dir in args.sweeps:
-        found, skipped = read_sweep(sweep_dir)
+        found, unfinished = read_sweep(sweep_dir)
         results += found
-        for note in skipped:
-            print(f"left out: {note}", file=sys.stderr)
+        skipped += unfinished
+    for note in skipped:
+        print(f"left out: {note}", file=sys.stderr)
     print(tables(results))
 
 

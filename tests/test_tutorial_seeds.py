@@ -83,9 +83,12 @@ def test_reads_a_real_sweep_beside_keras_lines(tmp_path, imdb_dir):
 
     keras = tmp_path / "keras.jsonl"
     keras_lines(keras, "elman", [0.5, 0.6])
+    with keras.open("a") as file:  # a quick try of keras_parity.py --train --limit 300
+        file.write(json.dumps({"model": "elman", "seed": 0, "test_acc": 0.9, "limit": 300}) + "\n")
     printed = run_script("--keras", str(keras), str(sweep))
     assert printed.returncode == 0, printed.stderr
-    assert f"left out: {sweep / '2'}: unfinished" in printed.stderr
+    assert printed.stderr.splitlines() == [f"left out: {keras}, line 3: a quick try on 300 reviews",
+                                           f"left out: {sweep / '2'}: unfinished"]
     row = next(line for line in printed.stdout.splitlines() if line.startswith("| Elman | 55.0 ± 7.1 |"))
     assert row.split(" | ")[2:4] == ["—", "—"]  # no fixed runs with random batches
     assert f"| Elman | fixed, grouped | {100 * accs[0]:.2f} | {100 * accs[1]:.2f} |" in printed.stdout
