@@ -371,7 +371,7 @@ def compare_training(model, twin, module, found: list[Pair], args, vocab: int, m
     """Per step and per weight, the largest difference between Keras and the package (float32),
     beside the float32 noise of both (each against its float64 twin, from the same weights) and the
     float64 twins' own difference. See TOLERANCE for the model and the two re-synchronisations."""
-    keras_step, twin_step = keras_train_step(model, args.sparse_gradients), keras_train_step(twin, False)
+    keras_step, twin_step = keras_train_step(model, args.sparse_gradients), keras_train_step(twin, args.sparse_gradients)
     reference = copy.deepcopy(module).double()
     optimizers = module.configure_optimizers(), reference.configure_optimizers()
     module.train()
