@@ -74,6 +74,17 @@ def file_part(file: Path, text_column: str) -> Part:
     return Part(where, functools.partial(sources.text_batches_of, table, text_column, where))
 
 
+def excluded_file(path: str) -> Path:
+    """A file given to `data.exclude_texts_of`, which must exist and be a file."""
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise UserInputError(
+            f"data.exclude_texts_of={path}: not a file ({file}); give the files whose texts pretraining must not "
+            "read: tables with a data.text_column column, or text files (e.g. ../shared/data/imdb/test.parquet)"
+        )
+    return file
+
+
 def without_texts(part: Part, excluded: frozenset[str]) -> Part:
     """`part` without the lines (a table's cells) equal to one of `excluded`."""
 
@@ -220,7 +231,7 @@ class LanguageModelDataModule(TextDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.split_fractions = tuple(split_fractions)
         excluded = [exclude_texts_of] if isinstance(exclude_texts_of, str) else list(exclude_texts_of or [])
-        self.excluded_files = [sources.resolve(p, "data.exclude_texts_of") for p in excluded]
+        self.excluded_files = [excluded_file(p) for p in excluded]
         self.ids: dict[str, torch.Tensor] = {}
 
     def _text_files(self) -> list[Path]:

@@ -53,7 +53,9 @@ class WordLSTM(nn.Module):
         super().__init__()
         for name, p in {"dropout": dropout, "embed_dropout": embed_dropout, "weight_dropout": weight_dropout}.items():
             if not 0 <= p < 1:
-                raise UserInputError(f"model.{name}={p} must lie in [0, 1)")
+                raise UserInputError(f"model.net.{name}={p} must lie in [0, 1)")
+        if num_layers < 1:
+            raise UserInputError(f"model.net.num_layers={num_layers} must be at least 1")
         self.dropout = dropout
         self.embed_dropout = embed_dropout
         self.weight_dropout = weight_dropout

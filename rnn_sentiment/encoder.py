@@ -12,6 +12,7 @@ import re
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 from torch import nn
 
 from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
@@ -27,9 +28,9 @@ def read_language_model(path: str) -> dict:
     checkpoint = load_plain(existing_checkpoint(path, "model.encoder_ckpt"), "model.encoder_ckpt")
     preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
     if not preprocessing or preprocessing.get("task") != "lm" or "hyper_parameters" not in checkpoint:
-        found = preprocessing.get("task") if preprocessing else "not an rnn-lightning"
+        found = f"a {preprocessing.get('task')}" if preprocessing else "not an rnn-lightning"
         raise UserInputError(
-            f"model.encoder_ckpt={path}: is a {found} checkpoint, not a language model's; use a checkpoint of "
+            f"model.encoder_ckpt={path}: is {found} checkpoint, not a language model's; use a checkpoint of "
             "python -m lm.train (e.g. experiment=imdb_lm), checkpoints/last.ckpt of its run"
         )
     return checkpoint
@@ -63,7 +64,13 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> None:
     `overrides` are the command line's `key=value`s: one that sets a fixed setting to another
     value is a one-line error, since the pretrained weights could not fit it.
     """
-    path = cfg.model.get("encoder_ckpt")
+    try:
+        path = cfg.model.get("encoder_ckpt")
+    except (MissingMandatoryValue, InterpolationToMissingValueError):
+        raise UserInputError(
+            "model.encoder_ckpt is required by this experiment; set it to a language model's checkpoint, "
+            "e.g. model.encoder_ckpt=<run of python -m lm.train experiment=imdb_lm>/checkpoints/last.ckpt"
+        ) from None
     if not path:
         return
     checkpoint = read_language_model(path)
@@ -99,7 +106,9 @@ def language_model_tokenizer(path: str) -> WordTokenizer:
 @torch.no_grad()
 def load_encoder(net: nn.Module, path: str) -> None:
     """Copy the language model's embedding and LSTM layers into the classifier `net`
-    (a `RecurrentClassifier` with a unidirectional LSTM and no convolution, of the same sizes)."""
+    (a `RecurrentClassifier` with a unidirectional LSTM and no convolution, of the same sizes).
+    The padding row stays zero where the embedding fixes it (`padding_idx`); with
+    `keras_padding_embedding` it takes the language model's (untrained) row 0."""
     checkpoint = read_language_model(path)
     hp = network_sizes(checkpoint)
     if net.cell != "lstm" or net.directions != 1 or net.conv is not None:
@@ -124,6 +133,11 @@ def load_encoder(net: nn.Module, path: str) -> None:
             depth, name = (found[1], found[2]) if found[1] is not None else (found[4], found[3])
             getattr(net.rnn, f"{name}_l{depth}").copy_(value)
             copied += 1
+    for depth in range(net.num_layers):
+        bias_hh = getattr(net.rnn, f"bias_hh_l{depth}")
+        if not bias_hh.requires_grad:  # single_bias: one trained bias per gate, the sum of the two
+            getattr(net.rnn, f"bias_ih_l{depth}").add_(bias_hh)
+            bias_hh.zero_()
     net.embedding.weight.copy_(checkpoint["state_dict"]["net.embedding.weight"])
     if net.embedding.padding_idx is not None:
         net.embedding.weight[net.embedding.padding_idx].zero_()

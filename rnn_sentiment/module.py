@@ -1,5 +1,7 @@
 """The sentiment classifier as a LightningModule: BCE on logits, Adam, torchmetrics."""
 
+import math
+
 import torch
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
@@ -50,7 +52,6 @@ class SentimentClassifier(TextModule):
         self.network_name = f"{self.net.cell} classifier"
         if encoder_ckpt:
             load_encoder(self.net, encoder_ckpt)
-        self._unfrozen_groups = 0
         self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
         eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
         self.val_metrics = eval_metrics.clone(prefix="val/")
@@ -114,28 +115,23 @@ class SentimentClassifier(TextModule):
         if writer is not None:
             log_embeddings(writer, self.net.embedding.weight, self.tokenizer, self.global_step)
 
-    def on_train_batch_start(self, batch, batch_idx) -> None:
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Gradual unfreezing: in epoch e only the top e+1 layer groups (head first, embedding last)
+        are stepped. Their gradients are dropped rather than never computed, so every parameter
+        still takes part in the backward pass, as DDP requires; Adam skips a parameter without one.
+        It depends on the epoch alone, so a run resumed mid-epoch steps exactly what it stepped."""
         if self.hparams.gradual_unfreezing:
-            self._unfreeze(self.current_epoch + 1)
-
-    def _unfreeze(self, groups: int) -> None:
-        """Train only the top `groups` layer groups (head first, embedding last); checked every
-        batch, so a run resumed mid-epoch trains exactly what it trained before."""
-        if groups == self._unfrozen_groups:
-            return
-        for depth, group in enumerate(layer_groups(self.net)):
-            for parameter in group:
-                if parameter not in self._fixed:
-                    parameter.requires_grad_(depth < groups)
-        self._unfrozen_groups = groups
+            for group in layer_groups(self.net)[self.current_epoch + 1 :]:
+                for parameter in group:
+                    parameter.grad = None
 
     def configure_optimizers(self):
         hp = self.hparams
-        self._fixed = {p for p in self.parameters() if not p.requires_grad}  # a bias fixed by single_bias
-        groups = [{"params": [p for p in self.parameters() if p not in self._fixed]}]
+        fixed = {p for p in self.parameters() if not p.requires_grad}  # a bias fixed by single_bias
+        groups = [{"params": [p for p in self.parameters() if p not in fixed]}]
         if hp.lr_layer_decay > 1:  # learning rates shrinking from the head down to the embedding
             groups = [
-                {"params": [p for p in group if p not in self._fixed], "lr": hp.lr / hp.lr_layer_decay**depth}
+                {"params": [p for p in group if p not in fixed], "lr": hp.lr / hp.lr_layer_decay**depth}
                 for depth, group in enumerate(layer_groups(self.net))
             ]
         if hp.adam == "keras":
@@ -144,7 +140,12 @@ class SentimentClassifier(TextModule):
             optimizer = self.adam(groups, hp.lr, hp.weight_decay, hp.adam_eps)
         if hp.schedule == "constant":
             return optimizer
-        factor = slanted_triangular(self.trainer.estimated_stepping_batches, hp.warmup_fraction)
+        total_steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total_steps):
+            raise UserInputError(
+                "model.schedule=slanted_triangular needs a known number of steps; set trainer.max_epochs or trainer.max_steps"
+            )
+        factor = slanted_triangular(int(total_steps), hp.warmup_fraction)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

@@ -197,10 +197,11 @@ class RecurrentClassifier(nn.Module):
         return torch.cat(outputs, dim=1)
 
     def reads_padding_once(self) -> bool:
-        """Whether `skip_shared_padding` is exact: one direction, and no dropout between layers
-        (which would give each row its own padding states)."""
+        """Whether `skip_shared_padding` is exact: one direction, no dropout between layers (which
+        would give each row its own padding states) and no `bptt` windows (which the padding pass
+        would shift, and so where gradients stop)."""
         dropout_between_layers = self.training and self.num_layers > 1 and self.rnn.dropout > 0
-        return self.fast_padding and self.directions == 1 and not dropout_between_layers
+        return self.fast_padding and self.directions == 1 and not dropout_between_layers and not self.bptt
 
     def skip_shared_padding(self, tokens: torch.Tensor) -> torch.Tensor | None:
         """The RNN outputs of pre-padded `tokens` (batch, steps, hidden), with the padding

@@ -6,7 +6,7 @@ import lightning as L
 import pandas as pd
 import pytest
 import torch
-from conftest import QUICK_TRAINING, compose_config, run_module, sentiment_frame
+from conftest import QUICK, QUICK_TRAINING, compose_config, run_module, sentiment_frame
 from torch import nn
 
 from lm.data import LanguageModelDataModule
@@ -256,3 +256,55 @@ def test_awd_dropouts_act_in_training_only_and_the_adaptive_loss_is_the_log_like
     assert not torch.allclose(net(tokens)[0], net(tokens)[0])
     net.loss(tokens, targets)[0].backward()
     assert net.layers[1].weight_hh_l0.grad.abs().sum() > 0  # through the dropped-out copy to the weight itself
+
+
+def test_the_pretrained_experiment_requires_an_encoder(tmp_path, imdb_dir):
+    cfg = compose_config("train", tmp_path, ["experiment=imdb_pretrained", f"data.path={imdb_dir}"])
+    with pytest.raises(UserInputError, match=r"^model.encoder_ckpt is required by this experiment; set it"):
+        with_encoder_settings(cfg, ["experiment=imdb_pretrained"])
+
+
+def test_with_single_bias_the_two_pretrained_biases_become_one(tmp_path, reviews):
+    language_model, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
+    net = SentimentClassifier(tokenizer.vocab_size, {**SIZES, "single_bias": True},
+                              encoder_ckpt=str(tmp_path / "lm.ckpt")).net
+    assert not net.rnn.bias_hh_l1.requires_grad and net.rnn.bias_hh_l1.abs().sum() == 0
+    tokens = torch.randint(1, tokenizer.vocab_size, (3, 7))
+    expected, _ = language_model.net.eval().features(tokens)
+    torch.testing.assert_close(net.rnn(net.embedding(tokens))[0], expected)
+
+
+def test_bptt_turns_fast_padding_off_so_gradients_stop_at_the_same_steps():
+    from rnn_sentiment.networks import RecurrentClassifier
+
+    torch.manual_seed(0)
+    tokens = torch.cat([torch.zeros(3, 5, dtype=torch.long), torch.randint(1, 50, (3, 7))], dim=1)  # pre-padded
+    gradients = []
+    for fast in (True, False):
+        torch.manual_seed(0)
+        net = RecurrentClassifier(50, embed_dim=8, hidden_size=8, bptt=4, fast_padding=fast)
+        net(tokens).sum().backward()
+        gradients.append([p.grad for p in net.parameters()])
+    for fast, plain in zip(*gradients):
+        torch.testing.assert_close(fast, plain)
+
+
+def test_bad_language_model_options_are_one_line_errors(tmp_path):
+    from lm.network import WordLSTM
+
+    with pytest.raises(UserInputError, match=r"^model.net.num_layers=0 must be at least 1$"):
+        WordLSTM(10, 4, 5, num_layers=0)
+    with pytest.raises(UserInputError, match=r"^model.net.weight_dropout=1.0 must lie in \[0, 1\)$"):
+        WordLSTM(10, weight_dropout=1.0)
+    with pytest.raises(UserInputError, match=r"^data.exclude_texts_of=.*: not a file"):
+        LanguageModelDataModule(exclude_texts_of=str(tmp_path))
+
+
+@pytest.mark.slow
+def test_gradual_unfreezing_under_ddp(tmp_path, imdb_dir):
+    """Every parameter still takes part in the backward pass, as DDP (without find_unused_parameters) requires."""
+    result = run_module("rnn_sentiment.train", "trainer=ddp_cpu", f"data.path={imdb_dir}", "model.gradual_unfreezing=true",
+                        "model.lr_layer_decay=2.6", "model.schedule=slanted_triangular", "model.net.hidden_size=8",
+                        *QUICK, f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"] == 2
