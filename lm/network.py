@@ -51,11 +51,11 @@ class WordLSTM(nn.Module):
         adaptive_cutoffs: list[int] | None = None,
     ):
         super().__init__()
+        if num_layers < 1:
+            raise UserInputError(f"model.net.num_layers={num_layers} must be at least 1")
         for name, p in {"dropout": dropout, "embed_dropout": embed_dropout, "weight_dropout": weight_dropout}.items():
             if not 0 <= p < 1:
                 raise UserInputError(f"model.net.{name}={p} must lie in [0, 1)")
-        if num_layers < 1:
-            raise UserInputError(f"model.net.num_layers={num_layers} must be at least 1")
         self.dropout = dropout
         self.embed_dropout = embed_dropout
         self.weight_dropout = weight_dropout

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError, check_choice
 
 SCHEDULES = ("constant", "slanted_triangular")
 SLANTED_RATIO = 32  # ULMFiT's: the lowest learning rate is 1/32 of the peak
@@ -16,8 +16,7 @@ SLANTED_RATIO = 32  # ULMFiT's: the lowest learning rate is 1/32 of the peak
 def check_fine_tuning_options(lr_layer_decay: float, schedule: str, warmup_fraction: float) -> None:
     if not lr_layer_decay >= 1:
         raise UserInputError(f"model.lr_layer_decay={lr_layer_decay} must be at least 1 (1: one learning rate)")
-    if schedule not in SCHEDULES:
-        raise UserInputError(f"model.schedule={schedule!r} is unknown; use one of {', '.join(SCHEDULES)}")
+    check_choice("model.schedule", schedule, SCHEDULES)
     if not 0 < warmup_fraction < 1:
         raise UserInputError(f"model.warmup_fraction={warmup_fraction} must lie strictly between 0 and 1")
 

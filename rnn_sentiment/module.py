@@ -8,7 +8,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Sco
 
 from rnn_sentiment.core.batching import Layout
 from rnn_sentiment.core.distributed import gather_uneven
-from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.module_base import TextModule, plain
 from rnn_sentiment.core.tensorboard import log_classification_figures, log_embeddings, writer_of
 from rnn_sentiment.encoder import load_encoder
@@ -39,10 +39,8 @@ class SentimentClassifier(TextModule):
         warmup_fraction: float = 0.1,
     ):
         super().__init__()
-        if loss not in LOSSES:
-            raise UserInputError(f"model.loss={loss!r} is unknown; use one of {', '.join(LOSSES)}")
-        if adam not in ADAMS:
-            raise UserInputError(f"model.adam={adam!r} is unknown; use one of {', '.join(ADAMS)}")
+        check_choice("model.loss", loss, LOSSES)
+        check_choice("model.adam", adam, ADAMS)
         if not adam_eps > 0:
             raise UserInputError(f"model.adam_eps={adam_eps} must be positive")
         check_fine_tuning_options(lr_layer_decay, schedule, warmup_fraction)

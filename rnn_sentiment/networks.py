@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError, check_choice
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("keras", "keras_exact", "torch")
@@ -81,12 +81,9 @@ class RecurrentClassifier(nn.Module):
         bptt: int = 0,
     ):
         super().__init__()
-        if cell not in CELLS:
-            raise UserInputError(f"model.net.cell={cell!r} is unknown; use one of {', '.join(CELLS)}")
-        if pooling not in POOLINGS:
-            raise UserInputError(f"model.net.pooling={pooling!r} is unknown; use one of {', '.join(POOLINGS)}")
-        if init not in INITS:
-            raise UserInputError(f"model.net.init={init!r} is unknown; use one of {', '.join(INITS)}")
+        check_choice("model.net.cell", cell, CELLS)
+        check_choice("model.net.pooling", pooling, POOLINGS)
+        check_choice("model.net.init", init, INITS)
         self.cell = cell
         self.pooling = pooling
         self.hidden_size = hidden_size

@@ -12,7 +12,7 @@ from typing import BinaryIO, NamedTuple
 import pyarrow
 import pyarrow.parquet
 
-from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.sources import utf8_lines
 
 FORMATS = ("txt", "csv", "jsonl", "parquet")
@@ -39,8 +39,7 @@ def input_format(file: str, format: str | None) -> str:
     """The reader to use: `format=` if given, else the file's suffix (any other suffix, and standard
     input, are read as plain text, one text per line)."""
     if format is not None:
-        if format not in FORMATS:
-            raise UserInputError(f"format={format!r} is unknown; use one of {', '.join(FORMATS)}")
+        check_choice("format", format, FORMATS)
         return format
     return "txt" if file == STDIN else SUFFIX_FORMATS.get(Path(file).suffix.lower(), "txt")
 

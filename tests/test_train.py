@@ -5,10 +5,9 @@ import torch
 
 from conftest import QUICK, compose_config, run_module
 from rnn_sentiment.core.checkpoints import load_module
-from rnn_sentiment.core.training import train
-from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.core.training import train
+from rnn_sentiment.module import SentimentClassifier
 
 
 def test_tutorial_experiment_composes_to_the_tutorial(tmp_path):

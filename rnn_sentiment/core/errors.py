@@ -20,6 +20,12 @@ class UserInputError(ValueError):
     """A problem with the user's data, options or files; the message says what to do."""
 
 
+def check_choice(option: str, value, choices) -> None:
+    """A `UserInputError` naming `option` and the valid `choices` when `value` is not one of them."""
+    if value not in choices:
+        raise UserInputError(f"{option}={value!r} is unknown; use one of {', '.join(map(str, choices))}")
+
+
 class SweepJobFailed(CompactHydraException):
     """An expected failure (bad input, non-finite loss) of one multirun job; Hydra prints it as one line."""
 
