@@ -22,13 +22,15 @@ def test_tutorial_experiment_composes_to_the_tutorial(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "model, batching", [("elman", "fixed"), ("lstm", "bucket"), ("conv_lstm", "bucket")]
+    # The Elman RNN over pre-padded rows learns in 6 epochs or not at all depending on the seed and on
+    # float rounding (as on IMDB: README, tutorial seeds); in 12 it learned with each of 5 seeds tried.
+    "model, batching, epochs", [("elman", "fixed", 12), ("lstm", "bucket", 6), ("conv_lstm", "bucket", 6)]
 )
-def test_each_model_learns_the_synthetic_task(tmp_path, imdb_dir, model, batching):
+def test_each_model_learns_the_synthetic_task(tmp_path, imdb_dir, model, batching, epochs):
     cfg = compose_config(
         "train", tmp_path,
         [f"model={model}", f"data.path={imdb_dir}", f"data.batching={batching}", *QUICK,
-         "trainer.max_epochs=6", "model.lr=0.01"],
+         f"trainer.max_epochs={epochs}", "model.lr=0.01"],
     )
     accuracy = train(cfg)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
