@@ -115,8 +115,8 @@ class WordLSTM(nn.Module):
         for depth, layer in enumerate(self.layers):
             if depth:
                 x = self._drop(x)
-            x, final = self._run_layer(layer, x, None if state is None else (state[0][depth : depth + 1],
-                                                                             state[1][depth : depth + 1]))
+            layer_state = None if state is None else (state[0][depth : depth + 1], state[1][depth : depth + 1])
+            x, final = self._run_layer(layer, x, layer_state)
             finals.append(final)
         h, c = (torch.cat(parts) for parts in zip(*finals))
         return self._drop(x), (h, c)

@@ -50,6 +50,7 @@ class SentimentClassifier(TextModule):
         self.network_name = f"{self.net.cell} classifier"
         if encoder_ckpt:
             load_encoder(self.net, encoder_ckpt)
+        self.layer_groups = layer_groups(self.net)  # head first, embedding last: fixed for the module's life
         self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
         eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
         self.val_metrics = eval_metrics.clone(prefix="val/")
@@ -119,7 +120,7 @@ class SentimentClassifier(TextModule):
         still takes part in the backward pass, as DDP requires; Adam skips a parameter without one.
         It depends on the epoch alone, so a run resumed mid-epoch steps exactly what it stepped."""
         if self.hparams.gradual_unfreezing:
-            for group in layer_groups(self.net)[self.current_epoch + 1 :]:
+            for group in self.layer_groups[self.current_epoch + 1 :]:
                 for parameter in group:
                     parameter.grad = None
 
@@ -130,7 +131,7 @@ class SentimentClassifier(TextModule):
         if hp.lr_layer_decay > 1:  # learning rates shrinking from the head down to the embedding
             groups = [
                 {"params": [p for p in group if p not in fixed], "lr": hp.lr / hp.lr_layer_decay**depth}
-                for depth, group in enumerate(layer_groups(self.net))
+                for depth, group in enumerate(self.layer_groups)
             ]
         if hp.adam == "keras":
             optimizer = KerasAdam(groups, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
