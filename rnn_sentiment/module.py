@@ -124,15 +124,37 @@ class SentimentClassifier(TextModule):
                 for parameter in group:
                     parameter.grad = None
 
-    def configure_optimizers(self):
+    def optimizer_groups(self) -> list[dict]:
+        """Adam's parameter groups: one, or with `lr_layer_decay` > 1 one per layer group (head first),
+        its learning rate divided by the decay once per group below the head."""
         hp = self.hparams
         fixed = {p for p in self.parameters() if not p.requires_grad}  # a bias fixed by single_bias
-        groups = [{"params": [p for p in self.parameters() if p not in fixed]}]
-        if hp.lr_layer_decay > 1:  # learning rates shrinking from the head down to the embedding
-            groups = [
-                {"params": [p for p in group if p not in fixed], "lr": hp.lr / hp.lr_layer_decay**depth}
-                for depth, group in enumerate(self.layer_groups)
-            ]
+        if hp.lr_layer_decay == 1:
+            return [{"params": [p for p in self.parameters() if p not in fixed]}]
+        return [
+            {"params": [p for p in group if p not in fixed], "lr": hp.lr / hp.lr_layer_decay**depth}
+            for depth, group in enumerate(self.layer_groups)
+        ]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Before Lightning restores the optimizer: a resume whose settings give Adam other parameter
+        groups than the checkpoint's (`model.lr_layer_decay` 1 against > 1, a network of another
+        shape) is a one-line error, not torch's traceback from `load_state_dict`."""
+        super().on_load_checkpoint(checkpoint)
+        for state in checkpoint.get("optimizer_states", [])[:1]:
+            saved = [len(group["params"]) for group in state["param_groups"]]
+            now = [len(group["params"]) for group in self.optimizer_groups()]
+            if saved != now:
+                was = checkpoint.get("hyper_parameters", {}).get("lr_layer_decay", 1.0)
+                raise UserInputError(
+                    f"the checkpoint's optimizer has parameter groups of sizes {saved}, these settings make {now}: "
+                    f"resume with the settings it was trained with (it had model.lr_layer_decay={was}), "
+                    "or start a new run without ckpt_path"
+                )
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        groups = self.optimizer_groups()
         if hp.adam == "keras":
             optimizer = KerasAdam(groups, lr=hp.lr, eps=hp.adam_eps, weight_decay=hp.weight_decay)
         else:
