@@ -58,8 +58,9 @@ def encoder_settings(checkpoint: dict) -> dict:
     }
 
 
-def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> None:
-    """Give `cfg` the cell, sizes and tokenizer of `cfg.model.encoder_ckpt` (nothing when unset).
+def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
+    """Give `cfg` the cell, sizes and tokenizer of `cfg.model.encoder_ckpt` (nothing when unset);
+    returns the `key=value`s it changed.
 
     `overrides` are the command line's `key=value`s: one that sets a fixed setting to another
     value is a one-line error, since the pretrained weights could not fit it.
@@ -72,7 +73,7 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> None:
             "e.g. model.encoder_ckpt=<run of python -m lm.train experiment=imdb_lm>/checkpoints/last.ckpt"
         ) from None
     if not path:
-        return
+        return []
     checkpoint = read_language_model(path)
     given = {}
     for override in overrides:
@@ -92,6 +93,7 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> None:
                 changed.append(f"{key}={value}")
                 OmegaConf.update(cfg, key, value)
     log.info("model.encoder_ckpt=%s sets %s", path, " ".join(changed) or "nothing new")
+    return changed
 
 
 def language_model_tokenizer(path: str) -> WordTokenizer:

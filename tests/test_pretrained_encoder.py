@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import QUICK, QUICK_TRAINING, compose_config, run_module, sentiment_frame
+from omegaconf import OmegaConf
 from torch import nn
 
 from lm.data import LanguageModelDataModule
@@ -138,6 +139,8 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
                         f"hydra.run.dir={tmp_path / 'cls'}", *tiny)
     assert stage2.returncode == 0, stage2.stderr[-2000:]
     assert json.loads((tmp_path / "cls" / "metrics.json").read_text())["test/acc"] > 0
+    saved = OmegaConf.load(tmp_path / "cls" / ".hydra" / "config.yaml")  # what trained, not the preset's sizes
+    assert (saved.model.net.num_layers, saved.data.tokenizer_from) == (2, saved.model.encoder_ckpt)
     # the classifier's checkpoint predicts alone, without the language model's file
     (tmp_path / "lm" / "checkpoints" / "last.ckpt").unlink()
     predicted = run_module("rnn_sentiment.predict", f"ckpt_path={tmp_path / 'cls' / 'checkpoints' / 'last.ckpt'}",
