@@ -31,33 +31,49 @@ def save_png(figure, path: Path) -> Path:
     return path
 
 
-def epoch_scalars(run_dir: Path) -> dict[str, list[float]]:
-    """Each epoch-level scalar of a run's TensorBoard logs, in step order."""
+def logged_scalars(run_dir: Path) -> dict[str, dict[int, float]]:
+    """Every scalar of a run's TensorBoard logs: tag → {global step: value} (a resumed run's later
+    value wins)."""
     points = defaultdict(dict)
     for events in sorted(run_dir.glob("tensorboard/events.out.tfevents.*")):
         for event in EventFileLoader(str(events)).Load():
             for value in event.summary.value:
                 number = value.tensor.float_val[0] if value.tensor.float_val else value.simple_value
                 points[value.tag][event.step] = float(number)
-    return {tag: [by_step[s] for s in sorted(by_step)] for tag, by_step in points.items()}
+    return points
+
+
+def steps_per_epoch(scalars: dict[str, dict[int, float]]) -> int | None:
+    """Optimizer steps in one epoch, from `epoch` (the epoch index Lightning logs with every
+    scalar): epoch 0's last values are logged at step `steps_per_epoch - 1`. None while the run
+    has logged nothing after its first epoch."""
+    epochs = scalars.get("epoch", {})
+    if not any(epoch >= 1 for epoch in epochs.values()):
+        return None
+    return max(step for step, epoch in epochs.items() if epoch == 0) + 1
 
 
 def plot_run(run_dir: Path) -> Path:
-    """`learning_curves.png` in `run_dir`: loss, accuracy and perplexity per epoch, train beside
-    validation, from the run's TensorBoard logs; a `UserInputError` when it has none."""
-    scalars = epoch_scalars(run_dir)
+    """`learning_curves.png` in `run_dir`: loss, accuracy and perplexity, train beside validation,
+    from the run's TensorBoard logs, against epochs (a validation in mid-epoch, as language models
+    run with `val_check_interval`, at its fraction of an epoch; against steps before the first epoch
+    ends); a `UserInputError` when it has none."""
+    scalars = logged_scalars(run_dir)
     panels = [(name, tags) for name, tags in CURVES.items() if any(t in scalars for t in tags if t)]
     if not panels:
         raise UserInputError(f"run_dir={run_dir}: no TensorBoard scalars found; was it run with logger=tensorboard?")
+    per_epoch = steps_per_epoch(scalars)
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
     for axis, (name, (train_tag, val_tag)) in zip(axes[0], panels):
         if train_tag and train_tag not in scalars:
             train_tag = f"{train_tag}_epoch"  # Lightning's name when a value is logged per step and per epoch
         for tag, label in ((train_tag, "train"), (val_tag, "validation")):
             if tag in scalars:
-                values = scalars[tag]
-                axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
-        axis.set_xlabel("epoch")
+                steps = sorted(scalars[tag])
+                # a value logged at the end of epoch e sits at step (e + 1) * per_epoch - 1
+                at = [(step + 1) / per_epoch if per_epoch else step for step in steps]
+                axis.plot(at, [scalars[tag][step] for step in steps], marker="o", label=label)
+        axis.set_xlabel("epoch" if per_epoch else "step")
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_title(name)
         axis.grid(alpha=0.3)
