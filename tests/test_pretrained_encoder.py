@@ -6,7 +6,7 @@ import lightning as L
 import pandas as pd
 import pytest
 import torch
-from conftest import QUICK, QUICK_TRAINING, compose_config, run_module, sentiment_frame
+from conftest import QUICK, QUICK_TRAINING, ROOT, compose_config, run_module, sentiment_frame
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -333,3 +333,38 @@ def test_resuming_with_other_optimizer_groups_is_a_one_line_error(tmp_path, imdb
     with pytest.raises(UserInputError, match=r"^the checkpoint's optimizer has parameter groups of sizes \[\d+\], "
                                              r"these settings make \[\d+, \d+, \d+, \d+\]: .*lr_layer_decay=1.0"):
         fit(tmp_path / "last.ckpt", lr_layer_decay=2.6)
+
+
+def leaves(config, prefix=""):
+    """{dotted key: value} of every leaf of a composed config."""
+    found = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            found.update(leaves(value, f"{prefix}{key}."))
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+def test_each_ablation_changes_exactly_one_fine_tuning_setting(tmp_path):
+    """`+ablation=glob(*)` runs the recipe, then each trick on its own turned off (or bptt added)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    def composed(ablation):
+        GlobalHydra.instance().clear()
+        cfg = compose_config("train", tmp_path, ["experiment=imdb_pretrained", "encoder_ckpt=lm.ckpt", f"+ablation={ablation}"])
+        return leaves(OmegaConf.to_container(cfg, resolve=True))
+
+    full = composed("full")
+    changed = {}
+    for file in sorted((ROOT / "conf" / "ablation").glob("*.yaml")):
+        now = composed(file.stem)
+        changed[file.stem] = {key: now[key] for key in full if now[key] != full[key]}
+    assert changed == {
+        "bptt_70": {"model.net.bptt": 70},
+        "constant_lr": {"model.schedule": "constant"},
+        "full": {},
+        "last_state_pooling": {"model.net.pooling": "last"},
+        "no_gradual_unfreezing": {"model.gradual_unfreezing": False},
+        "no_layer_decay": {"model.lr_layer_decay": 1.0},
+    }

@@ -35,6 +35,7 @@ root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.
 Any other form fails the test: add a rule here rather than skipping a command.
 """
 
+import fnmatch
 import functools
 import importlib
 import io
@@ -61,6 +62,7 @@ OPERATORS = {"&&", "||", ";", "|"}
 REDIRECTIONS = {"<", ">", ">>"}
 SETUP = ("python3 -m venv", ". .venv/bin/activate", "source .venv/bin/activate", "pip install", "pytest")
 SHOW_ONLY = {"--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i"}
+GROUP_GLOB = re.compile(r"^(\+?)([\w/]+)=glob\((.+)\)$")
 CLUSTER_OVERRIDES = re.compile(r"^(hydra/launcher=slurm|trainer=(gpu|ddp|multinode))$")
 TINY_TRAINING = ["trainer.max_epochs=2", "trainer.enable_progress_bar=false", "data.batch_size=16",
                  "data.max_len=40", "++trainer.limit_val_batches=2", "++trainer.limit_test_batches=2"]
@@ -235,9 +237,21 @@ def filled_in(arguments: list[str], module: str, sandbox: Sandbox) -> list[str]:
     return result
 
 
+def group_glob(argument: str) -> str:
+    """`+ablation=glob(*)` → `+ablation=bptt_70,…`: a config group's options matching the pattern
+    (the sweeper alone cannot list them; Hydra's config loader does that in a real run)."""
+    found = GROUP_GLOB.match(argument)
+    if not found:
+        return argument
+    plus, group, pattern = found.groups()
+    options = sorted(f.stem for f in (ROOT / "conf" / group).glob("*.yaml") if fnmatch.fnmatch(f.stem, pattern))
+    assert options, f"{argument}: no option of conf/{group} matches"
+    return f"{plus}{group}={','.join(options)}"
+
+
 def composed(module: str, arguments: list[str]) -> list[list[str]]:
     """One `--cfg job` command per job of the (possibly multirun) command."""
-    arguments = [a.replace(PLACEHOLDER, "placeholder") for a in arguments]
+    arguments = [group_glob(a.replace(PLACEHOLDER, "placeholder")) for a in arguments]
     if not {"-m", "--multirun"} & set(arguments):
         return [["python", "-m", module, *arguments, "--cfg", "job"]]
     overrides = [a for a in arguments if a not in ("-m", "--multirun")]
