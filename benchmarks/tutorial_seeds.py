@@ -10,7 +10,8 @@ Each finished job is placed by its own composed config: `data.batching=fixed` �
 jobs are counted and left out. Prints, per model, the mean ± sample sd of the test accuracy over
 the seeds of each, each package setting's difference to Keras ± the standard error of that
 difference, √(sd²/n + sd²/n), and the verdict: `matches` unless the package's mean lies below
-Keras' by more than two standard errors (`below`); then every seed's accuracy.
+Keras' by more than two standard errors (`below`); then grouped batches against random ones by the
+same rule (whether `experiment=tutorial` may group by length); then every seed's accuracy.
 """
 
 from __future__ import annotations
@@ -128,6 +129,12 @@ def tables(results: list[Result]) -> str:
             package = list(by.get((model, setting), {}).values())
             row += [cell(package), compare(package, keras) if package and keras else "—"]
         lines.append("| " + " | ".join(row) + " |")
+    # may experiment=tutorial group its batches by length? only if that costs no accuracy
+    grouped = [(MODELS[m], list(by[(m, "fixed, grouped")].values()), list(by[(m, "fixed")].values()))
+               for m in models if (m, "fixed, grouped") in by and (m, "fixed") in by]
+    if grouped:
+        lines += ["", "| model | `fixed, grouped` against `fixed` (random batches): Δ ± SE |", "|---|---|"]
+        lines += [f"| {name} | {compare(group, random)} |" for name, group, random in grouped]
     seeds = sorted({seed for runs in by.values() for seed in runs})
     lines += ["", "| model | run | " + " | ".join(f"seed {s}" for s in seeds) + " |",
               "|" + "---|" * (len(seeds) + 2)]

@@ -40,6 +40,8 @@ def test_means_sds_differences_and_verdicts():
     assert lines[0] == ("| model | Keras | `fixed` | Δ ± SE | `fixed, grouped` | Δ ± SE | `bucket` | Δ ± SE |")
     assert lines[2] == ("| LSTM | 75.0 ± 5.0 | 62.0 ± 2.0 | -13.0 ± 3.1 below | 72.0 ± 2.0 | -3.0 ± 3.1 matches "
                         "| 90.0 (1 seed) | +15.0 (one seed: no verdict) |")
+    assert lines[4:7] == ["| model | `fixed, grouped` against `fixed` (random batches): Δ ± SE |", "|---|---|",
+                          "| LSTM | +10.0 ± 1.6 matches |"]
     assert "| model | run | seed 0 | seed 1 | seed 2 |" in lines
     assert "| LSTM | Keras | 70.00 | 80.00 | 75.00 |" in lines
     assert "| LSTM | bucket | 90.00 |  |  |" in lines
