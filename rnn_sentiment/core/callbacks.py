@@ -9,33 +9,57 @@ from pathlib import Path
 
 from lightning import Callback
 from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rnn_sentiment.core.files import partial_path
 
 
 class EpochTimer(Callback):
-    """Logs `time/train_epoch_s`: seconds of training per epoch, validation excluded."""
+    """Logs `time/train_epoch_s` at the end of each epoch: seconds of training, every validation
+    excluded (also those inside the epoch, as `val_check_interval` < 1 runs them). The seconds travel
+    in checkpoints, so a resumed run reports every epoch, the interrupted one included."""
 
     def __init__(self):
-        self.seconds: list[float] = []
+        self.seconds: list[float] = []  # one per finished epoch
+        self.epoch_so_far = 0.0  # of the epoch in progress, up to the last pause
+        self.epoch = None  # the epoch that epoch_so_far belongs to
         self._start = None
 
+    def _pause(self) -> None:
+        if self._start is not None:
+            self.epoch_so_far += time.perf_counter() - self._start
+            self._start = None
+
     def on_train_epoch_start(self, trainer, pl_module):
+        if self.epoch != trainer.current_epoch:
+            # a checkpoint written at the end of epoch `epoch`, before on_train_epoch_end closed it
+            if self.epoch is not None and len(self.seconds) == self.epoch:
+                self.seconds.append(self.epoch_so_far)
+            self.epoch_so_far = 0.0
+        self.epoch = trainer.current_epoch
         self._start = time.perf_counter()
 
-    def _stop(self, pl_module):
-        if self._start is not None:
-            self.seconds.append(time.perf_counter() - self._start)
-            self._start = None
-            pl_module.log("time/train_epoch_s", self.seconds[-1], on_epoch=True, sync_dist=True)
-
     def on_validation_epoch_start(self, trainer, pl_module):
-        if not trainer.sanity_checking:
-            self._stop(pl_module)
+        self._pause()
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:  # back to training batches
+            self._start = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, pl_module):
-        self._stop(pl_module)
+        self._pause()
+        self.seconds.append(self.epoch_so_far)
+        self.epoch_so_far = 0.0
+        pl_module.log("time/train_epoch_s", self.seconds[-1], on_epoch=True, sync_dist=True)
+
+    def state_dict(self) -> dict:
+        running = self.epoch_so_far + (time.perf_counter() - self._start if self._start is not None else 0.0)
+        return {"seconds": list(self.seconds), "epoch_so_far": running, "epoch": self.epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.seconds = list(state_dict["seconds"])
+        self.epoch_so_far, self.epoch = state_dict["epoch_so_far"], state_dict["epoch"]
 
 
 class StopOnNonFiniteLoss(Callback):
