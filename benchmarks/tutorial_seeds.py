@@ -1,6 +1,6 @@
 """The tutorial setting over seeds: Keras against the package, in `fixed`, grouped and `bucket` batching.
 
-python benchmarks/tutorial_seeds.py --keras keras_tutorial.jsonl SWEEP_DIR [SWEEP_DIR ...]
+python benchmarks/tutorial_seeds.py --keras keras_tutorial.jsonl [--figure seeds.png] SWEEP_DIR [SWEEP_DIR ...]
 
 Reads (a) the JSON lines that `benchmarks/keras_parity.py --train` appends (one Keras training
 each: model, seed, test_acc; quick tries with `--limit` are left out) and (b) the package's Hydra multirun directories of
@@ -28,6 +28,7 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, whatever is installed
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error  # noqa: E402
+from rnn_sentiment.core.plots import save_png  # noqa: E402
 from rnn_sentiment.core.sweep import collect_runs  # noqa: E402
 
 MODELS = {"elman": "Elman", "lstm": "LSTM", "conv_lstm": "Conv-LSTM"}
@@ -147,11 +148,38 @@ def tables(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def figure(results: list[Result], path: Path) -> Path:
+    """Every seed's test accuracy as a dot, per model and run (Keras, then each batching), with the
+    mean ± sd beside the dots; written to `path` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = (KERAS, *SETTINGS)
+    models = [m for m in MODELS if any(r.model == m for r in results)]
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
+    for axis, model in zip(axes[0], models):
+        for x, run in enumerate(runs):
+            accs = [100 * r.test_acc for r in results if r.model == model and r.setting == run]
+            if not accs:
+                continue
+            axis.plot([x] * len(accs), accs, "o", alpha=0.6, color="tab:orange" if run == KERAS else "tab:blue")
+            mean, sd = mean_sd(accs)
+            axis.errorbar(x + 0.2, mean, yerr=0 if math.isnan(sd) else sd, fmt="_", color="black", capsize=4)
+        axis.set_xticks(range(len(runs)), [run.replace(", ", ",\n") for run in runs])
+        axis.set_title(MODELS[model])
+        axis.set_ylabel("test accuracy (%)")
+        axis.grid(alpha=0.3, axis="y")
+    return save_png(fig, path)
+
+
 @exit_on_user_error
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keras", type=Path, required=True, help="the JSON lines of keras_parity.py --train")
     parser.add_argument("sweeps", nargs="+", type=Path, help="multirun directories of experiment=tutorial")
+    parser.add_argument("--figure", type=Path, help="also draw every seed's accuracy into this PNG")
     args = parser.parse_args(argv)
     results, skipped = read_keras(args.keras)
     for sweep_dir in args.sweeps:
@@ -161,6 +189,8 @@ def main(argv=None) -> None:
     for note in skipped:
         print(f"left out: {note}", file=sys.stderr)
     print(tables(results))
+    if args.figure:
+        print(f"figure: {figure(results, args.figure)}")
 
 
 if __name__ == "__main__":

@@ -110,3 +110,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     printed = run_script("--keras", str(keras), str(tmp_path / "nowhere"))
     assert printed.returncode == 2 and printed.stderr == f"error: {tmp_path / 'nowhere'}: no such sweep directory " \
         "(hydra.sweep.dir of a multirun)\n"
+
+
+def test_figure_of_every_seed(tmp_path):
+    results = [Result("lstm", "Keras", s, a) for s, a in enumerate([0.7, 0.8])] + [Result("elman", "bucket", 0, 0.6)]
+    path = tutorial_seeds.figure(results, tmp_path / "seeds.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
