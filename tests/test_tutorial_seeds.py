@@ -58,8 +58,8 @@ def test_the_verdict_boundary_is_two_standard_errors():
 
 
 @pytest.mark.parametrize("overrides, setting", [
-    (["data.batching=fixed"], "fixed"),
-    (["data.batching=fixed", "data.by_length=true"], "fixed, grouped"),
+    (["data.by_length=false"], "fixed"),
+    ([], "fixed, grouped"),  # experiment=tutorial's own batches
     (["data.batching=bucket"], "bucket"),
 ])
 def test_a_job_is_placed_by_its_own_config(tmp_path, overrides, setting):
