@@ -115,11 +115,18 @@ def cell(values: list[float]) -> str:
     return f"{100 * mean:.1f} ± {100 * sd:.1f}" if len(values) > 1 else f"{100 * mean:.1f} (1 seed)"
 
 
-def tables(results: list[Result]) -> str:
-    """The README's two Markdown tables: mean ± sd with the verdicts, then every seed."""
+def by_run(results: list[Result]) -> dict[tuple[str, str], dict[int, float]]:
+    """(model, run) → {seed: test accuracy}; a seed run twice keeps the later result."""
     by = {}
     for r in results:
-        by.setdefault((r.model, r.setting), {})[r.seed] = r.test_acc  # a seed run twice: the later line
+        by.setdefault((r.model, r.setting), {})[r.seed] = r.test_acc
+    return by
+
+
+def tables(results: list[Result]) -> str:
+    """The README's Markdown tables: mean ± sd with the verdicts, grouped batches against random
+    ones, then every seed."""
+    by = by_run(results)
     models = [m for m in MODELS if any(key[0] == m for key in by)]
     header = ["model", KERAS] + [part for s in SETTINGS for part in (f"`{s}`", "Δ ± SE")]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -156,12 +163,14 @@ def figure(results: list[Result], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = (KERAS, *SETTINGS)
-    models = [m for m in MODELS if any(r.model == m for r in results)]
+    runs, by = (KERAS, *SETTINGS), by_run(results)
+    models = [m for m in MODELS if any(key[0] == m for key in by)]
+    if not models:
+        raise UserInputError(f"--figure {path}: no results to draw")
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
     for axis, model in zip(axes[0], models):
         for x, run in enumerate(runs):
-            accs = [100 * r.test_acc for r in results if r.model == model and r.setting == run]
+            accs = [100 * acc for acc in by.get((model, run), {}).values()]
             if not accs:
                 continue
             axis.plot([x] * len(accs), accs, "o", alpha=0.6, color="tab:orange" if run == KERAS else "tab:blue")

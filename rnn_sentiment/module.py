@@ -3,6 +3,7 @@
 import math
 
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
 
@@ -137,19 +138,21 @@ class SentimentClassifier(TextModule):
         ]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Before Lightning restores the optimizer: a resume whose settings give Adam other parameter
-        groups than the checkpoint's (`model.lr_layer_decay` 1 against > 1, a network of another
-        shape) is a one-line error, not torch's traceback from `load_state_dict`."""
+        """Before `fit(ckpt_path=…)` restores the optimizer: a resume whose settings give Adam other
+        parameter groups than the checkpoint's (`model.lr_layer_decay` 1 against > 1, another number
+        of layers) is a one-line error, not torch's traceback from `load_state_dict`. Loading for
+        testing or prediction restores no optimizer and is not checked."""
         super().on_load_checkpoint(checkpoint)
-        for state in checkpoint.get("optimizer_states", [])[:1]:
+        fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
+        for state in checkpoint.get("optimizer_states", [])[:1] if fitting else []:
             saved = [len(group["params"]) for group in state["param_groups"]]
             now = [len(group["params"]) for group in self.optimizer_groups()]
             if saved != now:
                 was = checkpoint.get("hyper_parameters", {}).get("lr_layer_decay", 1.0)
                 raise UserInputError(
-                    f"the checkpoint's optimizer has parameter groups of sizes {saved}, these settings make {now}: "
-                    f"resume with the settings it was trained with (it had model.lr_layer_decay={was}), "
-                    "or start a new run without ckpt_path"
+                    f"the checkpoint's optimizer has parameter groups of {saved} tensors, these settings make {now}: "
+                    f"resume with the settings it was trained with (its model.lr_layer_decay was {was}; the rest "
+                    "is in its run's .hydra/config.yaml), or start a new run without ckpt_path"
                 )
 
     def configure_optimizers(self):

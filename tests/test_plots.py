@@ -34,3 +34,9 @@ def test_a_run_still_in_its_first_epoch_is_plotted_against_steps(tmp_path):
 def test_a_run_without_scalars_is_a_one_line_error(tmp_path):
     with pytest.raises(UserInputError, match=r"no TensorBoard scalars found"):
         plot_run(tmp_path)
+
+
+def test_a_run_resumed_into_a_new_directory_without_epoch_0_still_finds_its_epochs(tmp_path):
+    # 200 steps an epoch; this directory's logs start in epoch 2
+    write_scalars(tmp_path, [("epoch", 449, 2), ("epoch", 599, 2), ("val/ppl", 599, 200.0), ("epoch", 649, 3)])
+    assert steps_per_epoch(logged_scalars(tmp_path)) == 200

@@ -316,23 +316,24 @@ def test_gradual_unfreezing_under_ddp(tmp_path, imdb_dir):
 def test_resuming_with_other_optimizer_groups_is_a_one_line_error(tmp_path, imdb_dir):
     datamodule = SentimentDataModule(path=str(imdb_dir), max_len=40, batch_size=64, cache_dir=str(tmp_path / "cache"))
 
-    def fit(ckpt_path=None, **options):
+    def fit(ckpt_path=None, stage="fit", **options):
         L.seed_everything(0)
         module = SentimentClassifier(datamodule.tokenizer.vocab_size, SIZES, **options)
         module.set_preprocessing(datamodule.preprocessing())
         trainer = L.Trainer(max_epochs=1 + (ckpt_path is not None), logger=False, enable_checkpointing=False,
                             enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                             default_root_dir=tmp_path)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        getattr(trainer, stage)(module, datamodule=datamodule, ckpt_path=ckpt_path)
         return trainer
 
     datamodule.prepare_data()
     datamodule.setup("fit")
     fit().save_checkpoint(tmp_path / "last.ckpt")
     fit(tmp_path / "last.ckpt")  # the same settings resume
-    with pytest.raises(UserInputError, match=r"^the checkpoint's optimizer has parameter groups of sizes \[\d+\], "
-                                             r"these settings make \[\d+, \d+, \d+, \d+\]: .*lr_layer_decay=1.0"):
+    with pytest.raises(UserInputError, match=r"^the checkpoint's optimizer has parameter groups of \[\d+\] tensors, "
+                                             r"these settings make \[\d+, \d+, \d+, \d+\]: .*lr_layer_decay was 1.0"):
         fit(tmp_path / "last.ckpt", lr_layer_decay=2.6)
+    fit(tmp_path / "last.ckpt", "test", lr_layer_decay=2.6)  # testing restores no optimizer: nothing to refuse
 
 
 def leaves(config, prefix=""):

@@ -37,6 +37,8 @@ def test_each_model_learns_the_synthetic_task(tmp_path, imdb_dir, model, batchin
     assert accuracy == metrics["best/val/acc"]
     assert metrics["test/acc"] > 0.9, metrics
     assert {"test/loss", "test/f1", "test/auroc", "val/acc"} <= metrics.keys()
+    # every epoch's seconds, although testing the best checkpoint restores the timer's state from then
+    assert len(metrics["train_epoch_seconds"]) == epochs and all(s > 0 for s in metrics["train_epoch_seconds"])
     checkpoints = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and any(name.startswith("best-") for name in checkpoints)
 

@@ -116,3 +116,10 @@ def test_figure_of_every_seed(tmp_path):
     results = [Result("lstm", "Keras", s, a) for s, a in enumerate([0.7, 0.8])] + [Result("elman", "bucket", 0, 0.6)]
     path = tutorial_seeds.figure(results, tmp_path / "seeds.png")
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_figure_without_results_is_a_one_line_error(tmp_path):
+    from rnn_sentiment.core.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="no results to draw"):
+        tutorial_seeds.figure([], tmp_path / "seeds.png")

@@ -9,16 +9,17 @@ from pathlib import Path
 
 from lightning import Callback
 from lightning.pytorch.callbacks import Checkpoint
-from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rnn_sentiment.core.files import partial_path
 
 
 class EpochTimer(Callback):
-    """Logs `time/train_epoch_s` at the end of each epoch: seconds of training, every validation
-    excluded (also those inside the epoch, as `val_check_interval` < 1 runs them). The seconds travel
-    in checkpoints, so a resumed run reports every epoch, the interrupted one included."""
+    """Logs `time/train_epoch_s` at the end of each epoch: seconds of training batches, every
+    validation and checkpoint write excluded (also those inside the epoch, as `val_check_interval`
+    < 1 runs them). The clock runs from a training batch's start to the next validation or epoch
+    end, so a run resumed mid-epoch (Lightning then skips `on_train_epoch_start`) keeps counting. The
+    seconds travel in checkpoints: a resumed run reports every epoch, the interrupted one included."""
 
     def __init__(self):
         self.seconds: list[float] = []  # one per finished epoch
@@ -31,27 +32,25 @@ class EpochTimer(Callback):
             self.epoch_so_far += time.perf_counter() - self._start
             self._start = None
 
-    def on_train_epoch_start(self, trainer, pl_module):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if self.epoch != trainer.current_epoch:
-            # a checkpoint written at the end of epoch `epoch`, before on_train_epoch_end closed it
+            # epoch `epoch` ended without on_train_epoch_end here: its checkpoint came from its last step
             if self.epoch is not None and len(self.seconds) == self.epoch:
                 self.seconds.append(self.epoch_so_far)
             self.epoch_so_far = 0.0
-        self.epoch = trainer.current_epoch
-        self._start = time.perf_counter()
+            self.epoch = trainer.current_epoch
+        if self._start is None:
+            self._start = time.perf_counter()
 
     def on_validation_epoch_start(self, trainer, pl_module):
         self._pause()
 
-    def on_validation_epoch_end(self, trainer, pl_module):
-        if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:  # back to training batches
-            self._start = time.perf_counter()
-
     def on_train_epoch_end(self, trainer, pl_module):
         self._pause()
-        self.seconds.append(self.epoch_so_far)
-        self.epoch_so_far = 0.0
-        pl_module.log("time/train_epoch_s", self.seconds[-1], on_epoch=True, sync_dist=True)
+        if self.epoch == trainer.current_epoch and len(self.seconds) == self.epoch:
+            self.seconds.append(self.epoch_so_far)
+            self.epoch_so_far = 0.0
+            pl_module.log("time/train_epoch_s", self.seconds[-1], on_epoch=True, sync_dist=True)
 
     def state_dict(self) -> dict:
         running = self.epoch_so_far + (time.perf_counter() - self._start if self._start is not None else 0.0)
@@ -60,6 +59,7 @@ class EpochTimer(Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self.seconds = list(state_dict["seconds"])
         self.epoch_so_far, self.epoch = state_dict["epoch_so_far"], state_dict["epoch"]
+        self._start = None
 
 
 class StopOnNonFiniteLoss(Callback):

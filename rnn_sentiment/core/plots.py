@@ -45,12 +45,15 @@ def logged_scalars(run_dir: Path) -> dict[str, dict[int, float]]:
 
 def steps_per_epoch(scalars: dict[str, dict[int, float]]) -> int | None:
     """Optimizer steps in one epoch, from `epoch` (the epoch index Lightning logs with every
-    scalar): epoch 0's last values are logged at step `steps_per_epoch - 1`. None while the run
-    has logged nothing after its first epoch."""
+    scalar): the last values of epoch e are logged at step `(e + 1) * steps_per_epoch - 1`. Taken
+    from the first epoch logged in full (a later one follows it), so a run resumed into a new
+    directory works too; None while no epoch has ended."""
     epochs = scalars.get("epoch", {})
-    if not any(epoch >= 1 for epoch in epochs.values()):
-        return None
-    return max(step for step, epoch in epochs.items() if epoch == 0) + 1
+    last_step = {}
+    for step, epoch in epochs.items():
+        last_step[int(epoch)] = max(step, last_step.get(int(epoch), step))
+    ended = [epoch for epoch in sorted(last_step) if any(later > epoch for later in last_step)]
+    return (last_step[ended[0]] + 1) // (ended[0] + 1) if ended else None
 
 
 def plot_run(run_dir: Path) -> Path:

@@ -171,6 +171,7 @@ def train(cfg: DictConfig) -> float | None:
         _log_hyperparams(trainer, _flat_hparams(cfg))
 
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        epoch_seconds = list(timer.seconds)  # before trainer.test(ckpt_path=best) restores the timer's older state
 
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
         metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
@@ -183,8 +184,8 @@ def train(cfg: DictConfig) -> float | None:
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
         metrics["epochs"] = trainer.current_epoch
         metrics["global_step"] = trainer.global_step
-        if timer.seconds:
-            metrics["train_epoch_seconds"] = [round(s, 2) for s in timer.seconds]
+        if epoch_seconds:
+            metrics["train_epoch_seconds"] = [round(s, 2) for s in epoch_seconds]
         metrics["overrides"] = _overrides()
         _report(output_dir, metrics, trainer, cfg.headline_metric)
 
