@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, whatever is installed
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error  # noqa: E402
-from rnn_sentiment.core.plots import save_png  # noqa: E402
+from rnn_sentiment.core.plots import plt, save_png  # noqa: E402  (pyplot on the Agg backend)
 from rnn_sentiment.core.sweep import collect_runs  # noqa: E402
 
 MODELS = {"elman": "Elman", "lstm": "LSTM", "conv_lstm": "Conv-LSTM"}
@@ -158,11 +158,6 @@ def tables(results: list[Result]) -> str:
 def figure(results: list[Result], path: Path) -> Path:
     """Every seed's test accuracy as a dot, per model and run (Keras, then each batching), with the
     mean ± sd beside the dots; written to `path` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     runs, by = (KERAS, *SETTINGS), by_run(results)
     models = [m for m in MODELS if any(key[0] == m for key in by)]
     if not models:
