@@ -1,12 +1,16 @@
 """conf/trainer/default.yaml lists every lightning.Trainer argument, so `trainer.<name>=…` always works."""
 
 import inspect
+import json
+import math
 
 import lightning
+import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import ROOT, compose_config
+from conftest import QUICK_TRAINING, ROOT, compose_config
+from rnn_sentiment.core.training import train
 
 FROM_OTHER_GROUPS = {"self", "logger", "callbacks"}
 # the project's choices; every other key must hold Lightning's own default
@@ -34,3 +38,17 @@ def test_any_trainer_argument_can_be_set_without_a_plus(tmp_path):
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
     assert (trainer.max_steps, trainer.val_check_interval, trainer.accumulate_grad_batches) == (5, 0.5, 2)
     assert trainer.num_devices == 2 and not trainer._accelerator_connector.use_distributed_sampler
+
+
+@pytest.mark.parametrize("config", ["train", "lm"])
+def test_mixed_precision_with_gradient_clipping_trains(config, tmp_path, imdb_dir, moby_file):
+    # a fused Adam would be refused here: Lightning does not clip an optimizer that unscales its own gradients
+    data = imdb_dir if config == "train" else moby_file
+    cfg = compose_config(config, tmp_path, [
+        f"data.path={data}", f"paths.cache_dir={tmp_path / 'cache'}", "data.batch_size=16", "model.net.hidden_size=8",
+        "model.net.embed_dim=8", *QUICK_TRAINING, "trainer.max_epochs=1", "trainer.precision=bf16-mixed",
+        "trainer.gradient_clip_val=0.25", "~logger", "test=false",
+    ])
+    train(cfg)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert math.isfinite(metrics["val/loss"])

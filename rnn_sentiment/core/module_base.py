@@ -69,6 +69,8 @@ class TextModule(LightningModule):
         )
 
     def adam(self, params, lr: float, weight_decay: float, eps: float = 1e-8) -> torch.optim.Adam:
-        """`torch.optim.Adam`, fused into one kernel on the devices that have it."""
+        """`torch.optim.Adam`, fused into one kernel on the devices that have it, in full precision:
+        under a `*-mixed` precision Lightning refuses gradient clipping with a fused optimizer."""
+        mixed = self._trainer is not None and str(self.trainer.precision).endswith("-mixed")
         return torch.optim.Adam(params, lr=lr, eps=eps, weight_decay=weight_decay,
-                                fused=self.device.type in FUSED_ADAM_DEVICES)
+                                fused=self.device.type in FUSED_ADAM_DEVICES and not mixed)
