@@ -347,8 +347,9 @@ def leaves(config, prefix=""):
     return found
 
 
-def test_each_ablation_changes_exactly_one_fine_tuning_setting(tmp_path):
-    """`+ablation=glob(*)` runs the recipe, then each trick on its own turned off (or bptt added)."""
+def test_each_ablation_changes_only_its_own_settings(tmp_path):
+    """`+ablation=glob(*)` runs the recipe, then each trick on its own turned off (or bptt added), and
+    the same network without the language model."""
     from hydra.core.global_hydra import GlobalHydra
 
     def composed(ablation):
@@ -368,4 +369,9 @@ def test_each_ablation_changes_exactly_one_fine_tuning_setting(tmp_path):
         "last_state_pooling": {"model.net.pooling": "last"},
         "no_gradual_unfreezing": {"model.gradual_unfreezing": False},
         "no_layer_decay": {"model.lr_layer_decay": 1.0},
+        "no_pretraining": {
+            "model.encoder_ckpt": None, "data.num_words": 30000, "model.net.embed_dim": 256,
+            "model.net.hidden_size": 512, "model.net.num_layers": 2, "model.gradual_unfreezing": False,
+            "model.lr_layer_decay": 1.0,
+        },
     }
