@@ -466,6 +466,36 @@ def bench_lm(bench: Bench) -> Iterator[Row]:
                      bench.measure(lambda: plain_rate(fresh(), datamodule, bench, lm_loss)), lightning)
 
 
+@measurement("precision")
+def bench_precision(bench: Bench) -> Iterator[Row]:
+    """The two-stage IMDB recipe's networks (README: "Pretrained encoder") in full precision and in
+    bf16 autocast, on all threads and on one: the imdb_lm language model on the training reviews'
+    text, and the imdb_pretrained classifier's network (its no_pretraining ablation: the same sizes,
+    no checkpoint needed) on bucketed reviews."""
+    networks = {
+        "imdb_lm": ("lm", "words/s", ["experiment=imdb_lm", f"data.path={bench.imdb / 'train.parquet'}",
+                                      "data.exclude_texts_of=null", "model.lr_decay=1.0"]),
+        "imdb_pretrained": ("train", "reviews/s", ["experiment=imdb_pretrained", "+ablation=no_pretraining",
+                                                   f"data.path={bench.imdb}"]),
+    }
+    all_threads = torch.get_num_threads()
+    settings = [(precision, threads) for threads in sorted({all_threads, 1}, reverse=True)
+                for precision in ("32-true", "bf16-mixed")]
+    for name, (primary, unit, overrides) in networks.items():
+        _, datamodule, fresh = prepared(primary, [*overrides, f"data.cache_dir={bench.cache}"])
+        baseline = None
+        for precision, threads in settings:
+            cfg = config(primary, [*overrides, f"data.cache_dir={bench.cache}", f"trainer.precision={precision}"])
+            torch.set_num_threads(threads)
+            try:
+                row = Row.of(f"{name}: {precision}, {threads} thread{'s' if threads > 1 else ''}", unit,
+                             bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), baseline)
+            finally:
+                torch.set_num_threads(all_threads)
+            baseline = baseline or row
+            yield row
+
+
 def tutorial_sample(net, word_index: dict, seed_word: str, n_words: int, temperature: float, rng) -> list[str]:
     """The tutorial's algorithm: re-encode the last word, no state kept, softmax in NumPy,
     and find each sampled id's word by scanning the vocabulary."""
