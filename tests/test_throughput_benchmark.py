@@ -51,5 +51,5 @@ def test_only_names_the_measurements_and_rejects_an_unknown_one(throughput, caps
         throughput.parse_args(["--only", "train,trian"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
-    assert "--only trian: no such measurement; choose from tokenize,setup,train,eval,bidirectional,lm,generate" in error
-    assert throughput.parse_args([]).only == ["tokenize", "setup", "train", "eval", "bidirectional", "lm", "generate"]
+    assert "--only trian: no such measurement; choose from tokenize,setup,train,eval,bidirectional,lm,precision,generate" in error
+    assert throughput.parse_args([]).only == ["tokenize", "setup", "train", "eval", "bidirectional", "lm", "precision", "generate"]
