@@ -27,6 +27,12 @@ def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * mask
 
 
+def _full_precision(x: torch.Tensor):
+    """Autocast off on `x`'s device: under CUDA autocast `AdaptiveLogSoftmaxWithLoss` mixes float16
+    and float32 in one `index_copy_` and fails, so it runs in float32 (its matrices are small)."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 class WordLSTM(nn.Module):
     """Embedding(vocab, embed_dim) → `num_layers` LSTM(hidden_size) → softmax over the vocabulary.
 
@@ -127,14 +133,16 @@ class WordLSTM(nn.Module):
         x, state = self.features(tokens, state)
         if not self.adaptive:
             return self.decoder(x), state
-        return self.decoder.log_prob(x.flatten(0, 1)).unflatten(0, x.shape[:2]), state
+        with _full_precision(x):
+            return self.decoder.log_prob(x.flatten(0, 1).float()).unflatten(0, x.shape[:2]), state
 
     def loss(self, tokens: torch.Tensor, targets: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """Mean negative log-likelihood of `targets` (batch, time) after `tokens` (batch, time), and
         the state; the adaptive softmax scores only the targets' clusters."""
         x, state = self.features(tokens, state)
         if self.adaptive:
-            return -self.decoder(x.flatten(0, 1), targets.flatten()).output.mean(), state
+            with _full_precision(x):
+                return -self.decoder(x.flatten(0, 1).float(), targets.flatten()).output.mean(), state
         return F.cross_entropy(self.decoder(x).flatten(0, 1), targets.flatten()), state
 
 

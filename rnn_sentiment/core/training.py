@@ -4,7 +4,7 @@ import logging
 import math
 import warnings
 from contextlib import contextmanager
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import lightning as L
@@ -74,13 +74,21 @@ def _overrides() -> list[str]:
         return []
 
 
+def _package_version() -> str:
+    """The installed version; a checkout run without installing (PYTHONPATH=.) has no metadata."""
+    try:
+        return version("rnn-lightning")
+    except PackageNotFoundError:
+        return "not installed"
+
+
 @rank_zero_only
 def _record_run(output_dir: Path, datamodule) -> None:
     """What the run depends on besides its config (which Hydra saves in .hydra/)."""
     import lightning
 
     info = {
-        "package_version": version("rnn-lightning"),
+        "package_version": _package_version(),
         "torch": torch.__version__,
         "lightning": lightning.__version__,
         "data": datamodule.cache_key(),
