@@ -261,6 +261,22 @@ def test_awd_dropouts_act_in_training_only_and_the_adaptive_loss_is_the_log_like
     assert net.layers[1].weight_hh_l0.grad.abs().sum() > 0  # through the dropped-out copy to the weight itself
 
 
+def test_the_adaptive_softmax_runs_under_autocast():
+    """Autocast made the adaptive softmax's index_copy_ mix dtypes: bf16-mixed crashed on a GPU (float16 LSTMs
+    do not run on this CPU, so bfloat16 stands in)."""
+    from lm.network import WordLSTM
+
+    torch.manual_seed(0)
+    net = WordLSTM(30, 8, 16, 2, adaptive_cutoffs=[5, 15]).eval()
+    tokens, targets = torch.randint(0, 30, (3, 9)), torch.randint(0, 30, (3, 9))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _ = net.loss(tokens, targets)
+        log_probs, _ = net(tokens)
+    assert loss.dtype == log_probs.dtype == torch.float32
+    torch.testing.assert_close(loss, -log_probs.gather(-1, targets[..., None]).mean())
+    torch.testing.assert_close(loss, net.loss(tokens, targets)[0], atol=0.05, rtol=0.02)
+
+
 def test_the_pretrained_experiment_requires_an_encoder(tmp_path, imdb_dir):
     cfg = compose_config("train", tmp_path, ["experiment=imdb_pretrained", f"data.path={imdb_dir}"])
     with pytest.raises(UserInputError, match=r"^model.encoder_ckpt is required by this experiment; set it"):

@@ -57,6 +57,20 @@ def test_same_seed_same_metrics(tmp_path, imdb_dir):
     assert info["package_version"] == "0.1.0" and len(info["data"]["data"]) == 16  # the data fingerprint
 
 
+def test_a_checkout_run_without_installing_records_that_it_is_not_installed(monkeypatch):
+    """PYTHONPATH=<checkout> python -m lm.train, as on a machine without the package installed, once crashed
+    reading the package's metadata."""
+    from importlib.metadata import PackageNotFoundError
+
+    from rnn_sentiment.core import training
+
+    def not_installed(name):
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(training, "version", not_installed)
+    assert training._package_version() == "not installed"
+
+
 def test_non_finite_loss_stops_with_the_step_and_keeps_checkpoints(tmp_path, imdb_dir):
     result = train_run(tmp_path / "nan", imdb_dir, "+callbacks.poison._target_=helpers.PoisonLossAtStep",
                        "+callbacks.poison.step=7")
