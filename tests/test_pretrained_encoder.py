@@ -382,12 +382,11 @@ def test_each_ablation_changes_only_its_own_settings(tmp_path):
         "bptt_70": {"model.net.bptt": 70},
         "constant_lr": {"model.schedule": "constant"},
         "full": {},
+        "gradual_unfreezing": {"model.gradual_unfreezing": True},
         "last_state_pooling": {"model.net.pooling": "last"},
-        "no_gradual_unfreezing": {"model.gradual_unfreezing": False},
         "no_layer_decay": {"model.lr_layer_decay": 1.0},
         "no_pretraining": {
             "model.encoder_ckpt": None, "data.num_words": 30000, "model.net.embed_dim": 256,
-            "model.net.hidden_size": 512, "model.net.num_layers": 2, "model.gradual_unfreezing": False,
-            "model.lr_layer_decay": 1.0,
+            "model.net.hidden_size": 512, "model.net.num_layers": 2, "model.lr_layer_decay": 1.0,
         },
     }
