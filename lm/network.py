@@ -28,8 +28,9 @@ def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
 
 
 def _full_precision(x: torch.Tensor):
-    """Autocast off on `x`'s device: under CUDA autocast `AdaptiveLogSoftmaxWithLoss` mixes float16
-    and float32 in one `index_copy_` and fails, so it runs in float32 (its matrices are small)."""
+    """Autocast off on `x`'s device: under autocast `AdaptiveLogSoftmaxWithLoss` mixes a low-precision
+    and a float32 tensor in one `index_copy_` and fails (bf16-mixed on a GPU did), so it runs in float32
+    (its matrices are small)."""
     return torch.autocast(x.device.type, enabled=False)
 
 
