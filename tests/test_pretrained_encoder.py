@@ -384,9 +384,9 @@ def test_each_ablation_changes_only_its_own_settings(tmp_path):
         "full": {},
         "gradual_unfreezing": {"model.gradual_unfreezing": True},
         "last_state_pooling": {"model.net.pooling": "last"},
-        "no_layer_decay": {"model.lr_layer_decay": 1.0},
+        "layer_decay": {"model.lr_layer_decay": 2.6},
         "no_pretraining": {
             "model.encoder_ckpt": None, "data.num_words": 30000, "model.net.embed_dim": 256,
-            "model.net.hidden_size": 512, "model.net.num_layers": 2, "model.lr_layer_decay": 1.0,
+            "model.net.hidden_size": 512, "model.net.num_layers": 2,
         },
     }
