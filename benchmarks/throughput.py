@@ -159,7 +159,7 @@ def prepared(primary: str, overrides: list[str]):
 
     def fresh():
         L.seed_everything(0, verbose=False)
-        module = instantiate(cfg.model, vocab_size=datamodule.vocab_size)
+        module = instantiate(cfg.model, **datamodule.network_arguments())
         module.set_preprocessing(datamodule.preprocessing())
         return module
 

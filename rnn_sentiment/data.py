@@ -1,4 +1,7 @@
-"""The sentiment DataModule: labelled reviews split into train/val/test, tokenized, cached, padded."""
+"""The classifiers' DataModule: labelled texts of any number of classes split into train/val/test
+(or into cross-validation folds), tokenized, cached, padded."""
+
+import sys
 
 import numpy as np
 import torch
@@ -9,7 +12,7 @@ from rnn_sentiment.core import sources
 from rnn_sentiment.core.batching import BatchIndexSampler, Layout
 from rnn_sentiment.core.checkpoints import existing_checkpoint
 from rnn_sentiment.core.datamodule import TextDataModule
-from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.encoder import language_model_tokenizer
 
@@ -44,15 +47,23 @@ class PaddedTexts(Dataset):
         return batch
 
 
+EMPTY_TEXTS = ("skip", "error")
+Rows = tuple[list[str], np.ndarray]  # texts and their class ids (float32)
+
+
 class SentimentDataModule(TextDataModule):
-    """IMDB-style labelled reviews from the Hub or `path`; see `sources.load_splits`."""
+    """Labelled texts from the Hub or `path` (see `sources.load_splits`), two or more classes named by
+    the data. A source without a test split gives one: a seeded `test_fraction` of train, or with
+    `folds` > 1 fold number `fold` of a seeded partition into `folds` parts (cross-validation)."""
 
     def __init__(
         self,
         path: str | None = None,
         hub_dataset: str = "stanfordnlp/imdb",
-        text_column: str = "text",
+        hub_config: str | None = None,
+        text_column: str | list[str] = "text",
         label_column: str = "label",
+        empty_texts: str = "skip",
         num_words: int = 5000,
         max_len: int = 500,
         padding: str = "pre",
@@ -63,6 +74,8 @@ class SentimentDataModule(TextDataModule):
         val_fraction: float = 0.1,
         val_on_test: bool = False,
         test_fraction: float = 0.2,
+        folds: int = 0,
+        fold: int = 0,
         num_workers: int = 0,
         seed: int = 42,
         cache_dir: str | None = None,
@@ -76,10 +89,18 @@ class SentimentDataModule(TextDataModule):
         for option, value in (("data.val_fraction", val_fraction), ("data.test_fraction", test_fraction)):
             if not 0 < value < 1:
                 raise UserInputError(f"{option}={value} must lie strictly between 0 and 1")
+        check_choice("data.empty_texts", empty_texts, EMPTY_TEXTS)
+        if not isinstance(folds, int) or isinstance(folds, bool) or folds < 0 or folds == 1:
+            raise UserInputError(f"data.folds={folds!r} must be 0 (no cross-validation) or a number of folds, 2 or more")
+        if folds and not (isinstance(fold, int) and 0 <= fold < folds):
+            raise UserInputError(f"data.fold={fold!r} is out of range: with data.folds={folds} use 0 to {folds - 1}")
         self.root = sources.resolve(path)
         self.hub_dataset = hub_dataset
-        self.text_column = text_column
+        self.hub_config = hub_config
+        self.text_column = sources.text_columns(text_column)
         self.label_column = label_column
+        self.empty_texts = empty_texts
+        self.folds, self.fold = folds, fold
         self.eval_batch_size = eval_batch_size or batch_size
         self.val_fraction = val_fraction
         self.val_on_test = val_on_test
@@ -91,56 +112,110 @@ class SentimentDataModule(TextDataModule):
         """The data's fingerprint, columns, vocabulary size and how splits are carved."""
         return {
             "data": sources.fingerprint(self.root, self.hub_dataset),
-            "columns": [self.text_column, self.label_column],
+            "columns": [self.text_column[0] if len(self.text_column) == 1 else self.text_column, self.label_column],
             "num_words": self.num_words,
-            "split": [self.val_fraction, self.val_on_test, self.test_fraction, self.seed],
+            "split": [self.val_fraction, self.val_on_test, self.test_fraction, self.seed]
+            + ([self.folds, self.fold] if self.folds else []),
+            **({"hub_config": self.hub_config} if self.root is None and self.hub_config else {}),
+            **({"empty_texts": self.empty_texts} if self.empty_texts != "skip" else {}),
             "tokenizer_from": self.tokenizer_from and sources.fingerprint(self.tokenizer_from, ""),
         }
 
-    def _carve(self, texts: list[str], labels: np.ndarray, fraction: float):
-        """A seeded random `fraction` of the rows, and the rest (IMDB files are grouped by class)."""
+    def _carve(self, rows: Rows, fraction: float) -> tuple[Rows, Rows]:
+        """The rest of `rows` and a seeded random `fraction` of them (IMDB files are grouped by class)."""
+        texts, labels = rows
         order = np.random.default_rng(self.seed).permutation(len(texts))
         cut = round(len(texts) * fraction)
         pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
         return pick(order[cut:]), pick(order[:cut])
 
-    def read_splits(self) -> tuple[dict[str, tuple[list[str], np.ndarray]], list[str]]:
-        """The texts and label ids of `train`, `val` and `test`, split as configured, and the label names."""
-        found = sources.load_splits(self.root, self.hub_dataset)
+    def _fold(self, rows: Rows) -> tuple[Rows, Rows]:
+        """The other folds and fold `self.fold` of a seeded partition of `rows` into `self.folds` parts."""
+        texts, labels = rows
+        parts = np.array_split(np.random.default_rng(self.seed).permutation(len(texts)), self.folds)
+        rest = np.sort(np.concatenate([part for k, part in enumerate(parts) if k != self.fold]))
+        held = np.sort(parts[self.fold])
+        pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
+        return pick(rest), pick(held)
+
+    def _labelled_rows(self, split, where: str, label_names: list[str], notes: list[str]) -> Rows:
+        """A split's texts and class ids; rows without text skipped with a note (`empty_texts=skip`)."""
+        sources.check_columns(split, self.text_column, self.label_column, where)
+        texts = sources.texts_of(split, self.text_column, where)
+        labels = sources.label_ids_of(split, self.label_column, label_names, where)
+        empty = [row for row, text in enumerate(texts) if text is None]
+        columns = " + ".join(map(repr, self.text_column))
+        if empty and (self.empty_texts == "error" or len(empty) == len(texts)):
+            fix = "remove that row or fill it in" if len(empty) < len(texts) else "set data.text_column to the column of texts"
+            raise UserInputError(f"{where}: row {empty[0]} has an empty or missing text in {columns}; {fix}"
+                                 + (" (data.empty_texts=skip passes over such rows)" if len(empty) < len(texts) else ""))
+        if empty:
+            first = ", ".join(map(str, empty[:5])) + (", …" if len(empty) > 5 else "")
+            notes.append(f"note: {where}: skipped {len(empty):,} of {len(texts):,} rows with no text in {columns} "
+                         f"(rows {first}); data.empty_texts=error refuses them instead")
+            keep = np.array([text is not None for text in texts])
+            texts, labels = [text for text in texts if text is not None], labels[keep]
+        return texts, labels
+
+    def read_splits(self) -> tuple[dict[str, Rows], list[str], list[str]]:
+        """The texts and class ids of `train`, `val` and `test`, split as configured, the class names,
+        and the notes on what was skipped."""
+        found = sources.load_splits(self.root, self.hub_dataset, self.hub_config)
         train_split, where = found["train"]
         if len(train_split) == 0:
             raise UserInputError(f"{where}: the training split is empty; give data.path a file with reviews")
+        sources.check_columns(train_split, self.text_column, self.label_column, where)
         label_names = sources.label_names_of(train_split, self.label_column, where)
-        rows = {
-            name: (
-                sources.texts_of(split, self.text_column, at),
-                sources.label_ids_of(split, self.label_column, label_names, at),
-            )
-            for name, (split, at) in found.items()
-        }
+        notes: list[str] = []
+        rows = {name: self._labelled_rows(split, at, label_names, notes) for name, (split, at) in found.items()}
         train = rows["train"]
-        if "test" not in rows:
-            train, rows["test"] = self._carve(*train, self.test_fraction)
+        if self.folds:
+            if "test" in rows:
+                raise UserInputError(
+                    f"data.folds={self.folds}: {found['test'][1]} is a test split already; cross-validation is for "
+                    "sources with no test split: drop data.folds, or point data.path at the training file alone"
+                )
+            train, rows["test"] = self._fold(train)
+        elif "test" not in rows:
+            train, rows["test"] = self._carve(train, self.test_fraction)
         if self.val_on_test:
             val = rows["test"]
         elif "validation" in rows:
             val = rows["validation"]
         else:
-            train, val = self._carve(*train, self.val_fraction)
+            train, val = self._carve(train, self.val_fraction)
         splits = {"train": train, "val": val, "test": rows["test"]}
         for name, (texts, _) in splits.items():
             if not texts:
                 raise UserInputError(f"{where}: the {name} split is empty; add reviews or change data.val_fraction")
-        return splits, label_names
+        self._check_classes(splits, label_names, where)
+        return splits, label_names, notes
+
+    @staticmethod
+    def _check_classes(splits: dict[str, Rows], label_names: list[str], where: str) -> None:
+        """Training needs two classes, and every class that validation or test holds."""
+        trained = set(np.unique(splits["train"][1]).astype(int).tolist())
+        if len(trained) < 2:
+            raise UserInputError(
+                f"{where}: the training split holds one class only ({label_names[trained.pop()]!r}); "
+                "a classifier needs rows of two or more classes"
+            )
+        for name in ("val", "test"):
+            unseen = sorted(set(np.unique(splits[name][1]).astype(int).tolist()) - trained)
+            if unseen:
+                raise UserInputError(
+                    f"{where}: the {name} split holds class {', '.join(repr(label_names[i]) for i in unseen)}, which "
+                    "the training split does not; add training rows of it, or drop those rows"
+                )
 
     def build(self) -> dict:
         """Splits read and carved, the tokenizer fitted on train, every split encoded ragged."""
-        splits, label_names = self.read_splits()
+        splits, label_names, notes = self.read_splits()
         if self.tokenizer_from:
             tokenizer = language_model_tokenizer(str(self.tokenizer_from))
         else:
             tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
-        state = {"tokenizer": tokenizer.to_json(), "label_names": label_names}
+        state = {"tokenizer": tokenizer.to_json(), "label_names": label_names, "notes": notes}
         for name, (texts, labels) in splits.items():
             flat, lengths = encode_with_progress(tokenizer, texts, desc=f"tokenizing {name}")
             state[name] = {"flat": flat, "lengths": lengths, "labels": labels}
@@ -149,11 +224,21 @@ class SentimentDataModule(TextDataModule):
     def load(self, state: dict) -> None:
         """The `train`, `val` and `test` datasets, padded as `layout` says, and the label names."""
         self.label_names = state["label_names"]
+        for note in state.get("notes", []):
+            print(note, file=sys.stderr)
         self.datasets = {
             name: PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)
             for name, part in state.items()
             if name in ("train", "val", "test")
         }
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes (after `setup`): 2 makes a one-logit head, more a softmax head."""
+        return len(self.label_names)
+
+    def network_arguments(self) -> dict:
+        return {"vocab_size": self.vocab_size, "num_classes": self.num_classes}
 
     def preprocessing(self) -> dict:
         """What a checkpoint needs to turn raw text into the network's input."""

@@ -7,10 +7,12 @@ import torch
 from rnn_sentiment.core.batching import Layout
 
 
-def word_attributions(module, text: str) -> tuple[float, list[tuple[str, float]]]:
-    """The positive probability of `text` and, per word the network read, its gradient × input score.
+def word_attributions(module, text: str) -> tuple[int, float, list[tuple[str, float]]]:
+    """The class the scores are toward, its probability for `text` and, per word the network read,
+    its gradient × input score of that class's logit.
 
-    A positive score pushed the prediction toward the positive class.
+    Two classes: toward the second (positive) class, whatever the prediction; more: toward the
+    predicted class. A positive score pushed the prediction toward that class.
     """
     pre = module.preprocessing
     layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
@@ -32,7 +34,9 @@ def word_attributions(module, text: str) -> tuple[float, list[tuple[str, float]]
     hook = module.net.embedding.register_forward_hook(keep_embeddings)
     try:
         with torch.enable_grad():
-            logit = module(**batch)[0]
+            logits = module(**batch)[0]
+            target = 1 if logits.dim() == 0 else int(logits.argmax())
+            logit = logits if logits.dim() == 0 else logits[target]
             logit.backward()
     finally:
         hook.remove()
@@ -40,20 +44,28 @@ def word_attributions(module, text: str) -> tuple[float, list[tuple[str, float]]
     scores = (embeddings.grad * embeddings).sum(-1).detach()[0]
     width = scores.shape[0]
     positions = range(width - count, width) if layout.side == "pre" else range(count)
-    return torch.sigmoid(logit).item(), [(word, scores[p].item()) for word, p in zip(read, positions)]
+    probabilities = module.probabilities(logits.detach()).reshape(-1)  # (1,): the second class's; (C,)
+    probability = probabilities[0 if logits.dim() == 0 else target].item()
+    return target, probability, [(word, scores[p].item()) for word, p in zip(read, positions)]
 
 
-def attribution_html(results: list[tuple[str, float, list[tuple[str, float]]]], label_names: list[str]) -> str:
-    """One block per text: its label and probability, each word shaded green (toward positive) or red."""
+def attribution_html(results: list[tuple[str, int, float, list[tuple[str, float]]]], label_names: list[str]) -> str:
+    """One block per text (`text` and `word_attributions`' result): the class the scores are toward
+    and its probability, each word shaded green (toward that class) or red (away from it)."""
     blocks = []
-    for text, probability, scored in results:
+    for text, target, probability, scored in results:
         peak = max((abs(s) for _, s in scored), default=0.0) or 1.0
         spans = []
         for word, score in scored:
             alpha = abs(score) / peak
             colour = f"rgba(0,160,0,{alpha:.2f})" if score > 0 else f"rgba(220,0,0,{alpha:.2f})"
             spans.append(f'<span style="background:{colour}" title="{score:+.4f}">{html.escape(word)}</span>')
-        label = label_names[int(probability >= 0.5)]
-        blocks.append(f"<h3>{html.escape(label)} (p_positive = {probability:.3f})</h3>\n<p>{' '.join(spans)}</p>")
-    legend = "<p>green: pushed toward positive; red: toward negative (gradient × input)</p>"
+        if len(label_names) == 2:
+            label = label_names[int(probability >= 0.5)]
+            heading = f"{html.escape(label)} (p_positive = {probability:.3f})"
+        else:
+            heading = f"{html.escape(label_names[target])} (p = {probability:.3f})"
+        blocks.append(f"<h3>{heading}</h3>\n<p>{' '.join(spans)}</p>")
+    toward = "positive; red: toward negative" if len(label_names) == 2 else "the predicted class; red: away from it"
+    legend = f"<p>green: pushed toward {toward} (gradient × input)</p>"
     return "<!doctype html><meta charset='utf-8'><title>word attributions</title>\n" + legend + "\n".join(blocks) + "\n"

@@ -1,4 +1,4 @@
-"""Keras' arithmetic where PyTorch's differs: its Adam update and its probability-space loss.
+"""Keras' arithmetic where PyTorch's differs: its Adam update and its probability-space losses.
 
 `benchmarks/keras_parity.py` checks both against Keras itself, step by step.
 """
@@ -25,6 +25,16 @@ def binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str) 
         return F.binary_cross_entropy_with_logits(logits, labels)
     p = torch.sigmoid(logits).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
     return -(labels * p.log() + (1 - labels) * (1 - p).log()).mean()
+
+
+def categorical_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean cross-entropy of (batch, classes) logits against (batch,) class ids, as `binary_cross_entropy`
+    for more than two classes: `logits` from the log-softmax; `clipped` from softmax probabilities
+    clipped to [1e-7, 1 - 1e-7], as Keras 2's `categorical_crossentropy`."""
+    if kind == "logits":
+        return F.cross_entropy(logits, labels)
+    p = torch.softmax(logits, dim=-1).clamp(KERAS_EPSILON, 1 - KERAS_EPSILON)
+    return -p.gather(1, labels.unsqueeze(1)).log().mean()
 
 
 class KerasAdam(torch.optim.Optimizer):

@@ -1,5 +1,8 @@
 """Linear classifiers on binarized n-gram counts: logistic regression and NBSVM (Wang & Manning 2012).
 
+Two classes: one binary model. More: one-vs-rest, one binary model per class (for NBSVM with its
+own class's log-count ratio), the class of the highest score predicted.
+
 Features are the package's words (`text.words_of`: the tokenizer's normalisation and whitespace
 split) and their n-grams, every one seen in the training split (no `num_words` cap), each 1 if it
 occurs in a review, else 0. Hyperparameters are chosen on the validation split only: the functions
@@ -13,6 +16,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import LinearSVC
 
 from rnn_sentiment.core.text import words_of
@@ -40,33 +44,51 @@ def log_count_ratio(features: sparse.csr_matrix, labels: np.ndarray, alpha: floa
 
 class NBSVM:
     """An L2-regularised squared-hinge linear SVM on NB-scaled features r ∘ x, with the paper's
-    interpolation w' = (1 − β)·w̄ + β·w, w̄ = ‖w‖₁/|V| (β = 1: the plain SVM on r ∘ x)."""
+    interpolation w' = (1 − β)·w̄ + β·w, w̄ = ‖w‖₁/|V| (β = 1: the plain SVM on r ∘ x). For more
+    than two classes, one such model per class against the rest (its own r), the highest margin wins."""
 
     def __init__(self, C: float, beta: float = 1.0, alpha: float = 1.0, max_iter: int = 1000, seed: int = 0):
         self.C, self.beta, self.alpha, self.max_iter, self.seed = C, beta, alpha, max_iter, seed
 
     def fit(self, features: sparse.csr_matrix, labels: np.ndarray) -> "NBSVM":
-        """Fit on `features` (reviews, n-grams), binary, and 0/1 `labels` (reviews,)."""
-        self.ratio = log_count_ratio(features, labels, self.alpha)
-        svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed).fit(self._scaled(features), labels)
-        self.weights, self.bias = svm.coef_.ravel(), float(svm.intercept_[0])
+        """Fit on `features` (reviews, n-grams), binary, and class ids `labels` (reviews,)."""
+        self.classes = np.unique(labels)
+        one_vs_rest = [labels] if len(self.classes) <= 2 else [(labels == c).astype(np.int64) for c in self.classes]
+        self.ratios, self.weights, self.biases = [], [], []
+        for targets in one_vs_rest:  # two classes: one model, its positive class label 1
+            ratio = log_count_ratio(features, targets, self.alpha)
+            svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
+            svm.fit(self._scaled(features, ratio), targets)
+            self.ratios.append(ratio)
+            self.weights.append(svm.coef_.ravel())
+            self.biases.append(float(svm.intercept_[0]))
         return self
 
-    def _scaled(self, features: sparse.csr_matrix) -> sparse.csr_matrix:
-        return sparse.csr_matrix(features.multiply(self.ratio))
+    @staticmethod
+    def _scaled(features: sparse.csr_matrix, ratio: np.ndarray) -> sparse.csr_matrix:
+        return sparse.csr_matrix(features.multiply(ratio))
+
+    def margins(self, features: sparse.csr_matrix) -> np.ndarray:
+        """(reviews, models) signed distances: one model for two classes, one per class for more."""
+        columns = []
+        for ratio, w, b in zip(self.ratios, self.weights, self.biases):
+            weights = (1 - self.beta) * np.abs(w).mean() + self.beta * w
+            columns.append(self._scaled(features, ratio) @ weights + b)
+        return np.stack(columns, axis=1)
 
     def predict(self, features: sparse.csr_matrix) -> np.ndarray:
-        """0/1 labels, shape (reviews,)."""
-        mean_magnitude = np.abs(self.weights).mean()
-        weights = (1 - self.beta) * mean_magnitude + self.beta * self.weights
-        return (self._scaled(features) @ weights + self.bias > 0).astype(np.int64)
+        """Class ids, shape (reviews,): 0/1 for two classes."""
+        margins = self.margins(features)
+        if margins.shape[1] == 1:
+            return (margins[:, 0] > 0).astype(np.int64)
+        return self.classes[margins.argmax(axis=1)].astype(np.int64)
 
 
 @dataclass
 class Choice:
     """The fitted model whose hyperparameters gave the best validation accuracy, and the whole search."""
 
-    model: LogisticRegression | NBSVM
+    model: LogisticRegression | OneVsRestClassifier | NBSVM
     params: dict
     val_acc: float
     fit_seconds: float  # every fit of the search
@@ -81,10 +103,14 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 def choose_logistic_regression(train, val, Cs, max_iter: int = 1000, seed: int = 0) -> Choice:
     """`train`, `val`: (features, labels); the C of `Cs` with the best validation accuracy (the first on ties).
 
-    `seed` fixes liblinear's shuffling of the coordinates, so a rerun gives the same weights."""
+    `seed` fixes liblinear's shuffling of the coordinates, so a rerun gives the same weights. More than
+    two classes: one model per class against the rest, as for NBSVM."""
     start, searched, best = time.perf_counter(), [], None
     for C in Cs:
-        model = LogisticRegression(C=C, solver="liblinear", max_iter=max_iter, random_state=seed).fit(*train)
+        model = LogisticRegression(C=C, solver="liblinear", max_iter=max_iter, random_state=seed)
+        if len(np.unique(train[1])) > 2:
+            model = OneVsRestClassifier(model)
+        model.fit(*train)
         val_acc = accuracy(model.predict(val[0]), val[1])
         searched.append({"C": C, "val/acc": val_acc})
         if best is None or val_acc > best[2]:

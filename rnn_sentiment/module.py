@@ -1,11 +1,20 @@
-"""The sentiment classifier as a LightningModule: BCE on logits, Adam, torchmetrics."""
+"""The text classifier as a LightningModule: cross-entropy (binary for two classes), Adam, torchmetrics."""
 
 import math
 
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
+from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    MulticlassAccuracy,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
 
 from rnn_sentiment.core.batching import Layout
 from rnn_sentiment.core.distributed import gather_uneven
@@ -14,13 +23,22 @@ from rnn_sentiment.core.module_base import TextModule, plain
 from rnn_sentiment.core.tensorboard import log_classification_figures, log_embeddings, writer_of
 from rnn_sentiment.encoder import load_encoder
 from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
-from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy
+from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy, categorical_cross_entropy
 from rnn_sentiment.networks import RecurrentClassifier
 
 
+def metric_key(class_name: str) -> str:
+    """A class name as a metric name's last part: `very negative` → `very_negative`."""
+    return "_".join(class_name.replace("/", " ").split()) or "_"
+
+
 class SentimentClassifier(TextModule):
-    """The classifier `net` (a `RecurrentClassifier`, configured by `model.net`) trained with binary
-    cross-entropy and Adam; accuracy, F1 and AUROC per split, and test figures in TensorBoard."""
+    """The classifier `net` (a `RecurrentClassifier`, configured by `model.net`) trained with Adam.
+
+    Two classes (`num_classes=2`, the tutorial): one logit, binary cross-entropy; accuracy, F1 and
+    AUROC. More: one logit per class, cross-entropy; accuracy, macro-F1, and each class's precision,
+    recall and F1 (`val/f1/<class name>`). Test figures (PR curves, confusion matrix) in TensorBoard.
+    """
 
     network = RecurrentClassifier
 
@@ -28,6 +46,7 @@ class SentimentClassifier(TextModule):
         self,
         vocab_size: int,
         net: dict,
+        num_classes: int = 2,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         loss: str = "logits",
@@ -45,15 +64,30 @@ class SentimentClassifier(TextModule):
         if not adam_eps > 0:
             raise UserInputError(f"model.adam_eps={adam_eps} must be positive")
         check_fine_tuning_options(lr_layer_decay, schedule, warmup_fraction)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise UserInputError(f"num_classes={num_classes!r}: a classifier needs two or more classes")
         net = plain(net)
         self.save_hyperparameters()
-        self.net = RecurrentClassifier(vocab_size, **net)
-        self.network_name = f"{self.net.cell} classifier"
+        self.net = RecurrentClassifier(vocab_size, num_classes, **net)
+        self.binary = num_classes == 2
+        self.network_name = f"{'conv-' if self.net.conv is not None else ''}{'bi' * (self.net.directions == 2)}" \
+                            f"{self.net.cell} classifier"
         if encoder_ckpt:
             load_encoder(self.net, encoder_ckpt)
         self.layer_groups = layer_groups(self.net)  # head first, embedding last: fixed for the module's life
-        self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
-        eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
+        if self.binary:
+            self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
+            eval_metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
+        else:
+            accuracy = MulticlassAccuracy(num_classes, average="micro")
+            self.train_metrics = MetricCollection({"acc": accuracy.clone()}, prefix="train/")
+            eval_metrics = MetricCollection({"acc": accuracy, "macro_f1": MulticlassF1Score(num_classes, average="macro")})
+            per_class = MetricCollection({
+                "precision": MulticlassPrecision(num_classes, average=None),
+                "recall": MulticlassRecall(num_classes, average=None),
+                "f1": MulticlassF1Score(num_classes, average=None),
+            })
+            self.per_class = nn.ModuleDict({stage: per_class.clone(prefix=f"{stage}/") for stage in ("val", "test")})
         self.val_metrics = eval_metrics.clone(prefix="val/")
         self.test_metrics = eval_metrics.clone(prefix="test/")
         # Weighted means that sync their sums. Lightning's own `sync_dist` mean divides the summed batch
@@ -68,13 +102,21 @@ class SentimentClassifier(TextModule):
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(tokens, lengths)
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(batch,) the second class's probability for two classes; (batch, classes) for more."""
+        logits = logits.float()
+        return torch.sigmoid(logits) if self.binary else torch.softmax(logits, dim=-1)
+
     def _step(self, batch: dict, stage: str, metrics: MetricCollection, mean_loss: MeanMetric | None = None):
         logits = self(batch["tokens"], batch.get("lengths"))
         # probabilities, not logits: torchmetrics applies a sigmoid only to a batch holding a value outside [0, 1]
-        probabilities = torch.sigmoid(logits.detach().float())
+        probabilities = self.probabilities(logits.detach())
         if stage == "test":
             self._test_outputs.append((probabilities, batch["labels"]))
-        loss = binary_cross_entropy(logits, batch["labels"], self.hparams.loss)
+        if self.binary:
+            loss = binary_cross_entropy(logits, batch["labels"], self.hparams.loss)
+        else:
+            loss = categorical_cross_entropy(logits, batch["labels"].long(), self.hparams.loss)
         size = len(logits)
         if mean_loss is None:  # training: this rank's running mean
             self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
@@ -84,7 +126,22 @@ class SentimentClassifier(TextModule):
             self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
         metrics.update(probabilities, batch["labels"].long())
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
+        if not self.binary and stage != "train":
+            self.per_class[stage].update(probabilities, batch["labels"].long())
         return loss
+
+    def _log_per_class(self, stage: str) -> None:
+        """`<stage>/precision|recall|f1/<class name>` of the epoch (more than two classes only)."""
+        if self.binary:
+            return
+        names = [metric_key(name) for name in self.preprocessing["label_names"]]
+        values = self.per_class[stage].compute()  # synced over DDP ranks
+        self.per_class[stage].reset()
+        for key, per_class in values.items():
+            self.log_dict({f"{key}/{name}": value for name, value in zip(names, per_class)}, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_per_class("val")
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train", self.train_metrics)
@@ -99,8 +156,11 @@ class SentimentClassifier(TextModule):
         self._test_outputs = []
 
     def on_test_epoch_end(self) -> None:
-        nothing = torch.zeros(0, device=self.device)  # a rank without test batches still joins the gathers
-        outputs = zip(*(self._test_outputs or [(nothing, nothing)]))
+        self._log_per_class("test")
+        width = () if self.binary else (self.hparams.num_classes,)
+        # a rank without test batches still joins the gathers
+        nothing = (torch.zeros(0, *width, device=self.device), torch.zeros(0, device=self.device))
+        outputs = zip(*(self._test_outputs or [nothing]))
         probabilities, labels = (gather_uneven(self, torch.cat(parts)) for parts in outputs)
         if len(labels) == 0:
             return
@@ -174,13 +234,13 @@ class SentimentClassifier(TextModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def predict_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        """Positive-class probability (B,) float32 of a batch laid out as in training: `tokens` (B, T),
-        `lengths` (B,) with bucket batching."""
-        return torch.sigmoid(self(batch["tokens"], batch.get("lengths")).float())
+        """Float32 probabilities of a batch laid out as in training (`tokens` (B, T), `lengths` (B,) with
+        bucket batching): the second class's (B,) for two classes, every class's (B, C) for more."""
+        return self.probabilities(self(batch["tokens"], batch.get("lengths")))
 
     @torch.no_grad()
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
-        """Positive-class probability of each raw text, from the checkpoint's own preprocessing."""
+        """`predict_step`'s probabilities of each raw text, from the checkpoint's own preprocessing."""
         pre = self.preprocessing
         layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
         matrix, kept = layout.matrix(*self.tokenizer.encode_ragged(texts))
@@ -189,4 +249,4 @@ class SentimentClassifier(TextModule):
         for index in torch.arange(len(texts)).split(batch_size):
             batch = {k: v.to(self.device) for k, v in layout.batch(matrix, kept, index).items()}
             probabilities.append(self.predict_step(batch, 0).cpu())
-        return torch.cat(probabilities) if probabilities else torch.zeros(0)
+        return torch.cat(probabilities) if probabilities else torch.zeros(0, *([] if self.binary else [self.hparams.num_classes]))

@@ -50,9 +50,10 @@ class BidirectionalRNN(nn.Module):
 class RecurrentClassifier(nn.Module):
     """`cell=rnn` is the tutorial's Elman network, `lstm` its LSTM, `conv_channels>0` its Conv-LSTM.
 
-    `forward(tokens, lengths)`: without lengths the rows are read whole (the
-    tutorial's pre-padded setting); with lengths they are post-padded and padding
-    never reaches the result. `pooling` sums the RNN's outputs up for the head:
+    `forward(tokens, lengths)` gives (batch,) logits for two classes (the second
+    class's log-odds), (batch, num_classes) for more. Without lengths the rows are
+    read whole (the tutorial's pre-padded setting); with lengths they are
+    post-padded and padding never reaches the result. `pooling` sums the RNN's outputs up for the head:
     `last` (the tutorial: the state after the last real token, and for a
     bidirectional RNN the backward state after the first), `max`/`mean`
     over the real steps, or `concat`: last, max and mean side by side (ULMFiT's).
@@ -64,6 +65,7 @@ class RecurrentClassifier(nn.Module):
     def __init__(
         self,
         vocab_size: int,
+        num_classes: int = 2,
         cell: str = "lstm",
         embed_dim: int = 32,
         hidden_size: int = 100,
@@ -113,7 +115,9 @@ class RecurrentClassifier(nn.Module):
                 dropout=dropout if num_layers > 1 else 0.0,
             )
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size * self.directions * (3 if pooling == "concat" else 1), 1)
+        # two classes: one logit (the second class's log-odds), as the tutorial; more: one per class
+        outputs = 1 if num_classes == 2 else num_classes
+        self.head = nn.Linear(hidden_size * self.directions * (3 if pooling == "concat" else 1), outputs)
         if init != "torch":
             self.keras_init(whole_recurrent_matrix=init == "keras_exact")
         if single_bias:

@@ -78,14 +78,15 @@ def build_trainer(cfg: DictConfig, writer: PredictionWriter) -> L.Trainer:
 
 
 def print_table(shown: list[Prediction], total: int, output: Path | None) -> None:
-    """The first rows' scores on stdout, and how many more there are on stderr."""
+    """The first rows' scores on stdout, and how many more there are on stderr: `p_positive` (the
+    second class's probability) for two classes, `p` (the predicted class's) for more."""
     if not shown:
         return
-    print("p_positive\tlabel\ttext")
+    print(f"{'p_positive' if len(shown[0].probabilities) == 1 else 'p'}\tlabel\ttext")
     for result in shown:
         snippet = " ".join(result.text.split())
         snippet = f"{snippet[:100]}{'…' if len(snippet) > 100 else ''}" or f"[{result.note}]"
-        print(f"{result.p_positive:.4f}\t{result.label}\t{snippet}")
+        print(f"{result.confidence:.4f}\t{result.label}\t{snippet}")
     if total > len(shown):
         where = f"in {output}" if output else "not shown; write them all with output=scores.csv (or .jsonl)"
         print(f"… {total - len(shown):,} more rows {where}", file=sys.stderr)

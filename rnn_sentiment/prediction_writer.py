@@ -11,14 +11,33 @@ OUTPUT_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 
 
 class Prediction(NamedTuple):
-    """One output row. `note`: `empty` (no words: the network read only padding), `missing` (no cell,
-    or null), `not a string` (a non-text cell, read as its text), or empty."""
+    """One output row. `probabilities`: the second class's alone for two classes, every class's for
+    more. `note`: `empty` (no words: the network read only padding), `missing` (no cell, or null),
+    `not a string` (a non-text cell, read as its text), or empty."""
 
     key: object
     text: str
     label: str
-    p_positive: float
+    probabilities: tuple[float, ...]
     note: str
+
+    @property
+    def confidence(self) -> float:
+        """The probability shown beside the label: the second class's for two classes (`p_positive`),
+        the predicted class's for more."""
+        return self.probabilities[0] if len(self.probabilities) == 1 else max(self.probabilities)
+
+
+def probability_columns(label_names: list[str]) -> list[str]:
+    """`p_positive` (the second class's probability) for two classes; `p_<class>` per class for more."""
+    return ["p_positive"] if len(label_names) == 2 else [f"p_{name}" for name in label_names]
+
+
+def predicted_label(probabilities: list[float], label_names: list[str]) -> str:
+    """The class name of one row's probabilities (`Prediction.probabilities`)."""
+    if len(probabilities) == 1:
+        return label_names[int(probabilities[0] >= 0.5)]
+    return label_names[max(range(len(probabilities)), key=probabilities.__getitem__)]
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -26,7 +45,7 @@ class PredictionWriter(BasePredictionWriter):
     first `keep` rows and the counts for the terminal summary.
 
     Columns: `key_name` (`row`, or the id column's name), `text` if `with_text`, `label` (the
-    checkpoint's class name), `p_positive` (probability of the second class), `note`.
+    checkpoint's class name), the `probability_columns`, `note`.
     Batches may come out of input order (sorted by length within a chunk): a row waits until
     every earlier one is written, so at most one chunk waits.
     """
@@ -49,14 +68,17 @@ class PredictionWriter(BasePredictionWriter):
             self._csv.writerow(self._columns())
 
     def _columns(self) -> list[str]:
-        return [self.key_name] + (["text"] if self.with_text else []) + ["label", "p_positive", "note"]
+        return ([self.key_name] + (["text"] if self.with_text else []) + ["label"]
+                + probability_columns(self.label_names) + ["note"])
 
     def write_on_batch_end(self, trainer, pl_module, prediction: torch.Tensor, batch_indices, batch: dict,
                            batch_idx: int, dataloader_idx: int = 0) -> None:
         meta = batch["rows"]
         for row, words, p in zip(meta.rows, meta.words, prediction.tolist()):
             note = row.note or ("" if words else "empty")
-            self._waiting[row.position] = Prediction(row.key, row.text, self.label_names[int(p >= 0.5)], p, note)
+            p = [p] if isinstance(p, float) else p
+            self._waiting[row.position] = Prediction(row.key, row.text, predicted_label(p, self.label_names),
+                                                     tuple(p), note)
         while self.count in self._waiting:
             self._emit(self._waiting.pop(self.count))
 
@@ -68,8 +90,8 @@ class PredictionWriter(BasePredictionWriter):
             self.kept.append(result)
         if self.stream is None:
             return
-        values = [result.key] + ([result.text] if self.with_text else []) + [result.label,
-                                                                              round(result.p_positive, 6), result.note]
+        values = ([result.key] + ([result.text] if self.with_text else []) + [result.label]
+                  + [round(p, 6) for p in result.probabilities] + [result.note])
         if self._csv is not None:
             self._csv.writerow(values)
         else:

@@ -26,7 +26,7 @@ def evaluate(primary: str, checkpoint: str, output: Path, overrides: list[str]) 
         cfg = compose(primary, overrides=[f"paths.output_dir={output}", f"paths.log_dir={output}", *overrides])
     datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")
-    module = instantiate_config(cfg.model, vocab_size=datamodule.vocab_size)
+    module = instantiate_config(cfg.model, **datamodule.network_arguments())
     logger = TensorBoardLogger(output, name="tensorboard", version="")
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=[], enable_checkpointing=False,
                           enable_progress_bar=False, enable_model_summary=False)

@@ -36,7 +36,7 @@ def test_log_count_ratio_is_the_smoothed_log_ratio_of_class_frequencies():
 @pytest.fixture
 def synthetic_splits(imdb_dir, tmp_path):
     cfg = compose_config("baselines", tmp_path, [f"data.path={imdb_dir}"])
-    splits, _ = instantiate_config(cfg.data).read_splits()
+    splits, _, _ = instantiate_config(cfg.data).read_splits()
     vectorizer = linear_baselines.ngram_vectorizer()
     vectorizer.fit(splits["train"][0])
     return {name: (vectorizer.transform(texts), labels) for name, (texts, labels) in splits.items()}

@@ -155,26 +155,18 @@ def test_empty_dataset(tmp_path):
         datamodule(tmp_path / "empty.csv")
 
 
-def test_empty_text_names_the_row(tmp_path):
+def test_empty_text_names_the_row_when_refused(tmp_path):
     frame = sentiment_frame(30, seed=1)
     frame.loc[7, "text"] = "   "
     frame.to_json(tmp_path / "r.jsonl", orient="records", lines=True)
-    with pytest.raises(UserInputError, match="r.jsonl.*row 7 has an empty or missing text"):
-        datamodule(tmp_path / "r.jsonl")
+    with pytest.raises(UserInputError, match="r.jsonl: row 7 has an empty or missing text in 'text'; remove that row"):
+        datamodule(tmp_path / "r.jsonl", empty_texts="error")
 
 
 def test_non_utf8_file(tmp_path):
     (tmp_path / "latin.csv").write_bytes("text,label\ncaf\xe9 great,1\nbad film,0\n".encode("latin-1"))
     with pytest.raises(UserInputError, match=r"latin.csv, line 2: not valid UTF-8 \(byte 0xe9 at column 4\); re-encode"):
         datamodule(tmp_path / "latin.csv")
-
-
-def test_more_than_two_classes(tmp_path):
-    frame = sentiment_frame(30, seed=1)
-    frame.loc[3, "label"] = 7
-    frame.to_parquet(tmp_path / "r.parquet")
-    with pytest.raises(UserInputError, match="holds 3 classes.*binary"):
-        datamodule(tmp_path / "r.parquet")
 
 
 def test_test_label_outside_training_classes(tmp_path):

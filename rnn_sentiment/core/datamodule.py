@@ -70,6 +70,11 @@ class TextDataModule(LightningDataModule):
         """The fitted tokenizer's `vocab_size` (after `setup`): the network's embedding rows."""
         return self.tokenizer.vocab_size
 
+    def network_arguments(self) -> dict:
+        """The sizes that the data fixes for the task's module (after `setup`): `vocab_size`, and
+        for the classifier `num_classes`."""
+        return {"vocab_size": self.vocab_size}
+
     def split_loader(self, name: str, train: bool) -> DataLoader:
         """The batches of split `name` (`train`, `val` or `test`); `train`: shuffled, and sharded evenly under DDP."""
         raise NotImplementedError

@@ -5,7 +5,7 @@ from lightning import LightningModule
 
 
 def gather_uneven(module: LightningModule, values: torch.Tensor) -> torch.Tensor:
-    """Every rank's 1-D `values` (lengths may differ, 0 included), concatenated in rank order.
+    """Every rank's `values` (N, ...) (N may differ, 0 included), concatenated in rank order along N.
 
     `LightningModule.all_gather` needs equal shapes: gather the lengths first, pad each rank's
     values to the longest, gather, and trim the padding off again. Call it on every rank.
@@ -13,7 +13,7 @@ def gather_uneven(module: LightningModule, values: torch.Tensor) -> torch.Tensor
     if module.trainer.world_size == 1:
         return values
     sizes = module.all_gather(torch.tensor(len(values), device=values.device)).tolist()  # (world,)
-    padded = values.new_zeros(max(sizes))
+    padded = values.new_zeros(max(sizes), *values.shape[1:])
     padded[: len(values)] = values
-    gathered = module.all_gather(padded)  # (world, max(sizes))
+    gathered = module.all_gather(padded)  # (world, max(sizes), ...)
     return torch.cat([row[:size] for row, size in zip(gathered, sizes)])

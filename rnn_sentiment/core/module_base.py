@@ -45,7 +45,7 @@ class TextModule(LightningModule):
         `model.net` existed hold the network's settings beside the module's: they are regrouped."""
         hp = dict(hyper_parameters)
         if "net" not in hp:
-            names = set(inspect.signature(cls.network).parameters) - {"vocab_size"}
+            names = set(inspect.signature(cls.network).parameters) - {"vocab_size", "num_classes"}
             hp["net"] = {name: hp.pop(name) for name in list(hp) if name in names}
         return cls(**hp)
 

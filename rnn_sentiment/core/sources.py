@@ -148,6 +148,20 @@ def _read_acl_folder(split_dir: Path) -> datasets.Dataset:
     return datasets.Dataset.from_dict({"text": texts, "label": labels})
 
 
+def _saved_dataset(root: Path) -> dict[str, tuple[datasets.Dataset, str]]:
+    """The splits of a `save_to_disk` folder: a DatasetDict's `train`/`validation`/`test`, or one
+    Dataset as the training split."""
+    try:
+        saved = datasets.load_from_disk(str(root))
+    except Exception as error:
+        raise UserInputError(f"{root}: cannot be read as a saved dataset: {one_line(error)}; save it again") from error
+    if isinstance(saved, datasets.Dataset):
+        return {"train": (saved, str(root))}
+    if "train" not in saved:
+        raise UserInputError(f"{root}: the saved dataset has no train split (splits: {', '.join(saved)}); save one")
+    return {name: (split, f"{root} [{name}]") for name, split in saved.items() if name in SPLITS}
+
+
 def load_splits(
     root: Path | None, hub_name: str, hub_config: str | None = None
 ) -> dict[str, tuple[datasets.Dataset, str]]:
@@ -172,6 +186,8 @@ def load_splits(
         return {name: (split, f"{hub_name} [{name}]") for name, split in loaded.items() if name in SPLITS}
     if root.is_file():
         return {"train": (_load_file(root), str(root))}
+    if (root / "dataset_dict.json").is_file() or (root / "state.json").is_file():
+        return _saved_dataset(root)
     if (root / "train").is_dir():
         return {s: (_read_acl_folder(root / s), str(root / s)) for s in SPLITS if (root / s).is_dir()}
     splits = {}
@@ -189,37 +205,57 @@ def load_splits(
     return splits
 
 
-def _require_column(split: datasets.Dataset, column: str, kind: str, where: str) -> None:
-    if column not in split.column_names:
+def _require_columns(split: datasets.Dataset, columns: dict[str, str], where: str) -> None:
+    """A `UserInputError` naming every column of `columns` (column → its kind, `text` or `label`)
+    that `split` lacks, the columns it has, and the options to set."""
+    missing = {column: kind for column, kind in columns.items() if column not in split.column_names}
+    if missing:
+        have = ", ".join(" ".join(name.split()) for name in split.column_names)
+        kinds = list(dict.fromkeys(missing.values()))
+        lacks = " and ".join(
+            f"no {kind} column {' or '.join(repr(c) for c, k in missing.items() if k == kind)}" for kind in kinds
+        )
+        options = " and ".join(f"data.{kind}_column" for kind in kinds)
         raise UserInputError(
-            f"{where}: no {kind} column {column!r} (columns: {', '.join(' '.join(name.split()) for name in split.column_names)}); "
-            f"set data.{kind}_column to the right one"
+            f"{where}: {lacks} (columns: {have}); set {options} to the right one{'s' * (len(missing) > 1)}"
         )
 
 
-def texts_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
-    """The texts of `column`, one per row; a `UserInputError` naming the first row that is missing,
-    empty or not a string."""
-    _require_column(split, column, "text", where)
-    texts = list(split[column])
-    for row, text in enumerate(texts):
-        if text is not None and not isinstance(text, str):
-            raise UserInputError(
-                f"{where}: row {row} holds a {type(text).__name__} ({text!r:.40}) in the text column {column!r}, "
-                "not a text; fix that row or set data.text_column"
-            )
-        if not isinstance(text, str) or not text.strip():
-            raise UserInputError(
-                f"{where}: row {row} has an empty or missing text in column {column!r}; "
-                "remove that row or fill it in"
-            )
+def text_columns(column: str | list[str]) -> list[str]:
+    """`data.text_column` as a list: one column, or several joined in order (`[title,description]`)."""
+    return [column] if isinstance(column, str) else [str(name) for name in column]
+
+
+def check_columns(split: datasets.Dataset, text_column: str | list[str], label_column: str, where: str) -> None:
+    """One `UserInputError` naming every missing text and label column at once."""
+    columns = dict.fromkeys(text_columns(text_column), "text")
+    _require_columns(split, {**columns, label_column: "label"}, where)
+
+
+def texts_of(split: datasets.Dataset, column: str | list[str], where: str) -> list[str | None]:
+    """The text of each row: `column`, or several columns' cells joined by a space in order. None
+    for a row whose cells are all empty or missing; a `UserInputError` naming the first row that
+    holds something other than a text."""
+    columns = text_columns(column)
+    _require_columns(split, dict.fromkeys(columns, "text"), where)
+    cells = [list(split[name]) for name in columns]
+    texts = []
+    for row, values in enumerate(zip(*cells)):
+        for name, value in zip(columns, values):
+            if value is not None and not isinstance(value, str):
+                raise UserInputError(
+                    f"{where}: row {row} holds a {type(value).__name__} ({value!r:.40}) in the text column {name!r}, "
+                    "not a text; fix that row or set data.text_column"
+                )
+        joined = " ".join(value for value in values if value and value.strip())
+        texts.append(joined or None)
     return texts
 
 
 def text_batches_of(split: datasets.Dataset, column: str, where: str, batch_size: int = 10_000):
     """The texts of `column`, a batch of rows at a time, with blank and missing cells skipped
     (real text datasets, WikiText among them, have many)."""
-    _require_column(split, column, "text", where)
+    _require_columns(split, {column: "text"}, where)
     row = 0
     for batch in split.select_columns([column]).iter(batch_size=batch_size):
         texts = []
@@ -236,8 +272,9 @@ def text_batches_of(split: datasets.Dataset, column: str, where: str, batch_size
 
 
 def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
-    """The two class names, in id order, taken from the training split."""
-    _require_column(split, column, "label", where)
+    """The class names, in id order, taken from the training split: a ClassLabel's names; else the
+    distinct values, integers in numeric order (0/1 stays `0`, `1`), words in alphabetical order."""
+    _require_columns(split, {column: "label"}, where)
     feature = split.features[column]
     if isinstance(feature, datasets.ClassLabel):
         names = list(feature.names)
@@ -249,13 +286,14 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
                     f"{where}: row {row} holds a {type(value).__name__} ({value!r:.40}) in the label column "
                     f"{column!r}; a label is a number or a word: fix that row or set data.label_column"
                 )
-        values = sorted({v for v in values if v is not None}, key=str)
-        names = ["0", "1"] if all(isinstance(v, (int, bool)) and v in (0, 1) for v in values) else values
-        names = [str(v) for v in names]
-    if len(names) != 2:
+        distinct = {int(v) if isinstance(v, bool) else v for v in values if v is not None}
+        whole = all(isinstance(v, int) for v in distinct)
+        names = [str(v) for v in sorted(distinct, key=(lambda v: v) if whole else str)]
+    if len(names) < 2:
         raise UserInputError(
-            f"{where}: column {column!r} holds {len(names)} classes ({', '.join(map(repr, names[:10]))}); "
-            "the classifiers are binary: keep two classes (e.g. neg/pos or 0/1)"
+            f"{where}: column {column!r} holds {len(names)} class{'es' * (len(names) != 1)} "
+            f"({', '.join(map(repr, names))}); a classifier needs two or more: give data.path rows of every class, "
+            "or set data.label_column to the column of classes"
         )
     return names
 
@@ -263,7 +301,7 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
 def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: str) -> np.ndarray:
     """Each row's label as its index in `names` (float32, shape (rows,)); a `UserInputError` naming
     the first row whose label is not one of them."""
-    _require_column(split, column, "label", where)
+    _require_columns(split, {column: "label"}, where)
     index = {name: i for i, name in enumerate(names)}
     ids = np.empty(len(split), dtype=np.float32)
     is_class_label = isinstance(split.features[column], datasets.ClassLabel)
@@ -272,9 +310,12 @@ def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: 
         if isinstance(value, bool):
             key = str(int(value))
         if key not in index:
+            beyond = is_class_label and isinstance(value, int)
             raise UserInputError(
-                f"{where}: row {row} has label {value!r}, not one of the training classes "
-                f"({', '.join(map(repr, names))}); fix the label or set data.label_column"
+                f"{where}: row {row} has label {value!r}, "
+                + (f"beyond the {len(names)} class names of its ClassLabel" if beyond else "not one of the training classes")
+                + f" ({', '.join(map(repr, names))}); fix the label, add that class to the training split, "
+                "or set data.label_column"
             )
         ids[row] = index[key]
     return ids

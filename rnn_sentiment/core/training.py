@@ -164,9 +164,9 @@ def train(cfg: DictConfig) -> float | None:
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
 
     datamodule = instantiate_config(cfg.data)
-    datamodule.setup("fit")  # the network needs the fitted vocabulary's size
+    datamodule.setup("fit")  # the network needs the fitted vocabulary's size (and the classes)
     _record_run(output_dir, datamodule)
-    module = instantiate_config(cfg.model, vocab_size=datamodule.vocab_size)
+    module = instantiate_config(cfg.model, **datamodule.network_arguments())
     module.set_preprocessing(datamodule.preprocessing())
 
     timer = EpochTimer()
