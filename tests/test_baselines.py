@@ -107,7 +107,8 @@ def test_one_label_is_one_line(tmp_path):
     sentiment_frame(40, seed=1).assign(label=1).to_parquet(folder / "train.parquet")
     done = run_baselines(tmp_path, folder)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith("error: the linear baselines separate two labels")
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"error: {folder / 'train.parquet'}: column 'label' holds 1 class ('1'); a classifier needs two or more")
 
 
 def test_missing_scikit_learn_names_the_extra(monkeypatch):

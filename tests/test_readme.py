@@ -11,7 +11,8 @@ How a README command is read:
   run when it says `lm` or the entry point is `lm.*`). Anywhere else a placeholder fails the test.
 
 How each simple command is checked (the working directory is an empty stand-in for the repository
-root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.txt`, so that
+root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.txt`,
+`sentences/{sst5,sst2,trec,mr}/` (five, two, six and two classes), so that
 `data.path=../shared/data/…` reads tiny data):
 - Set-up (`python3 -m venv`, `. .venv/bin/activate`, `pip install …`, `pytest`): not run; the set-up
   command that ends in `pytest` must be a line of `.ci/run`, which is what CI runs.
@@ -56,6 +57,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from conftest import ROOT, sentiment_frame
+from test_classes import class_label_dataset, class_rows
 
 PLACEHOLDER = "@PLACEHOLDER@"
 OPERATORS = {"&&", "||", ";", "|"}
@@ -145,6 +147,13 @@ class Sandbox:
         (data / "imdb_unsup").mkdir()
         sentiment_frame(100, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
         (data / "moby_dick.txt").write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam!"] * 300))
+        for name, classes, splits in (("sst5", 5, ("train", "validation", "test")), ("sst2", 2, ("train", "validation", "test")),
+                                      ("trec", 6, ("train", "test")), ("mr", 2, ("train",))):
+            (data / "sentences" / name).mkdir(parents=True)
+            names = [f"class {index}" for index in range(classes)]
+            for seed, split in enumerate(splits):
+                class_label_dataset(class_rows(200, seed, names), names).to_parquet(
+                    data / "sentences" / name / f"{split}.parquet")
         self.environment = {**os.environ, "PYTHONWARNINGS": "ignore",
                             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
                             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
