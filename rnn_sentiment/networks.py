@@ -2,6 +2,7 @@
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from rnn_sentiment.core.errors import UserInputError, check_choice
 
@@ -72,6 +73,7 @@ class RecurrentClassifier(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        embed_dropout: float = 0.0,
         conv_channels: int = 0,
         conv_kernel: int = 3,
         pool_size: int = 2,
@@ -115,6 +117,9 @@ class RecurrentClassifier(nn.Module):
                 dropout=dropout if num_layers > 1 else 0.0,
             )
         self.dropout = nn.Dropout(dropout)
+        if not 0 <= embed_dropout < 1:
+            raise UserInputError(f"model.net.embed_dropout={embed_dropout} must lie in [0, 1)")
+        self.embed_dropout = embed_dropout
         # two classes: one logit (the second class's log-odds), as the tutorial; more: one per class
         outputs = 1 if num_classes == 2 else num_classes
         self.head = nn.Linear(hidden_size * self.directions * (3 if pooling == "concat" else 1), outputs)
@@ -171,6 +176,8 @@ class RecurrentClassifier(nn.Module):
             if outputs is not None:
                 return self.head(self.dropout(self.pool(outputs, None))).squeeze(-1)
         x = self.embedding(tokens)
+        if self.embed_dropout:
+            x = F.dropout(x, self.embed_dropout, self.training)
         if self.conv is not None:
             x = self.conv_block(x)
             if lengths is not None:
@@ -198,11 +205,13 @@ class RecurrentClassifier(nn.Module):
         return torch.cat(outputs, dim=1)
 
     def reads_padding_once(self) -> bool:
-        """Whether `skip_shared_padding` is exact: one direction, no dropout between layers (which
-        would give each row its own padding states) and no `bptt` windows (which the padding pass
-        would shift, and so where gradients stop)."""
+        """Whether `skip_shared_padding` is exact: one direction, no dropout on the embeddings or
+        between layers (which would give each row its own padding states) and no `bptt` windows
+        (which the padding pass would shift, and so where gradients stop)."""
         dropout_between_layers = self.training and self.num_layers > 1 and self.rnn.dropout > 0
-        return self.fast_padding and self.directions == 1 and not dropout_between_layers and not self.bptt
+        dropout_of_words = self.training and self.embed_dropout > 0
+        return (self.fast_padding and self.directions == 1 and not dropout_between_layers and not dropout_of_words
+                and not self.bptt)
 
     def skip_shared_padding(self, tokens: torch.Tensor) -> torch.Tensor | None:
         """The RNN outputs of pre-padded `tokens` (batch, steps, hidden), with the padding
