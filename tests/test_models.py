@@ -87,3 +87,23 @@ def test_keras_initialization_reaches_both_directions():
     for layer in (net.rnn.forward_layers[0], net.rnn.backward_layers[0]):
         assert torch.all(layer.bias_ih_l0[8:16] == 1) and torch.all(layer.bias_hh_l0 == 0)
     assert net.extra_bias_parameters() == 2 * 4 * 8
+
+
+def test_embed_dropout_acts_on_the_words_in_training_only():
+    torch.manual_seed(0)
+    tokens = torch.randint(0, 50, (4, 9))
+    tokens[:, :3] = 0  # shared pre-padding, which fast padding would run once
+    plain = RecurrentClassifier(50, cell="lstm", embed_dim=8, hidden_size=6)
+    dropped = RecurrentClassifier(50, cell="lstm", embed_dim=8, hidden_size=6, embed_dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    plain.eval(), dropped.eval()
+    torch.testing.assert_close(dropped(tokens), plain(tokens))
+    dropped.train()
+    assert not dropped.reads_padding_once()
+    torch.manual_seed(1)
+    first = dropped(tokens)
+    torch.manual_seed(1)
+    embedded = torch.nn.functional.dropout(plain.embedding(tokens), 0.5, training=True)
+    expected = plain.head(plain.pool(plain.rnn(embedded)[0], None)).squeeze(-1)
+    torch.testing.assert_close(first, expected)
+    assert not torch.allclose(first, dropped(tokens))  # a new mask each call
