@@ -283,3 +283,18 @@ def test_class_names_in_metric_keys_and_prediction_columns():
     assert probability_columns(["DESC", "ENTY", "ABBR"]) == ["p_DESC", "p_ENTY", "p_ABBR"]
     assert predicted_label([0.2, 0.5, 0.3], ["DESC", "ENTY", "ABBR"]) == "ENTY"
     assert predicted_label([0.7], ["neg", "pos"]) == "pos" and predicted_label([0.3], ["neg", "pos"]) == "neg"
+
+
+def test_a_checkpoint_from_before_classes_loads_as_the_binary_network(tmp_path):
+    from rnn_sentiment.core.checkpoints import load_module
+
+    binary = module(2)
+    pre = {"tokenizer": _tokenizer_json(), "max_len": 7, "padding": "pre", "truncating": "pre", "batching": "fixed",
+           "label_names": ["neg", "pos"], "task": "sentiment"}
+    hyper_parameters = {key: value for key, value in binary.hparams.items() if key != "num_classes"}
+    torch.save({"hyper_parameters": hyper_parameters, "state_dict": binary.state_dict(), "preprocessing": pre},
+               tmp_path / "old.ckpt")
+    loaded = load_module(str(tmp_path / "old.ckpt"), SentimentClassifier, "sentiment")
+    tokens = torch.randint(1, 30, (3, 7))
+    assert loaded.hparams.num_classes == 2 and loaded.net.head.out_features == 1
+    torch.testing.assert_close(loaded(tokens), binary.eval()(tokens), rtol=0, atol=0)

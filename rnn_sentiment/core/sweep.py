@@ -1,10 +1,12 @@
-"""Multirun sweeps: one summary table (CSV and Markdown) of their jobs, failed ones included, and
-sweeps that continue in their directory (new jobs numbered after the old, an Optuna study resumed)."""
+"""Multirun sweeps: one summary table (CSV and Markdown) of their jobs, failed ones included, with
+the mean ± sd over seeds and cross-validation folds, and sweeps that continue in their directory
+(new jobs numbered after the old, an Optuna study resumed)."""
 
 import csv
 import io
 import json
 import logging
+import statistics
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -17,6 +19,7 @@ from rnn_sentiment.core.files import write_text_atomically
 log = logging.getLogger(__name__)
 
 FIRST_JOB_FILE = ".first_job_number"
+REPEATS = ("seed=", "data.fold=")  # overrides that repeat a setting on other draws or data, not change it
 
 
 def job_dir_name(sweep_dir: str, job_num: int) -> str:
@@ -67,13 +70,44 @@ def write_summary(sweep_dir: Path) -> Path | None:
     writer.writerows(rows)
     write_text_atomically(sweep_dir / "summary.csv", table.getvalue())
 
-    def cell(value):
-        return f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
-
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
-    write_text_atomically(sweep_dir / "summary.md", "\n".join(lines) + "\n")
+    lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    write_text_atomically(sweep_dir / "summary.md", "\n".join(lines + repeats_table(rows)) + "\n")
     return sweep_dir / "summary.md"
+
+
+def _cell(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "\\|")
+
+
+def _is_headline(metric: str) -> bool:
+    """`test/acc`, `best/val/acc`: not a class's own metric (`test/f1/neutral`) nor a training one."""
+    parts = metric.split("/")
+    return (parts[0] == "test" and len(parts) == 2) or (parts[0] == "best" and len(parts) == 3)
+
+
+def repeats_table(rows: list[dict]) -> list[str]:
+    """Markdown lines: the finished runs grouped by their overrides less `seed=` and `data.fold=`, and
+    each test and best-validation metric's mean ± sample sd over the group; none when no setting ran
+    more than once."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["status"] == "finished":
+            setting = " ".join(o for o in row["overrides"].split() if not o.startswith(REPEATS))
+            groups.setdefault(setting, []).append(row)
+    if all(len(group) < 2 for group in groups.values()):
+        return []
+    metrics = list(dict.fromkeys(key for row in rows for key in row if _is_headline(key) and isinstance(row[key], float)))
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}" if len(values) > 1 else f"{values[0]:.4f}"
+
+    lines = ["", "Mean ± sd over seeds and folds:", "", "| setting | runs | " + " | ".join(metrics) + " |",
+             "|" + "---|" * (len(metrics) + 2)]
+    for setting, group in groups.items():
+        cells = [spread([row[m] for row in group if m in row]) if any(m in row for row in group) else "" for m in metrics]
+        lines.append(f"| {_cell(setting or '(defaults)')} | {len(group)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 class SweepSummary(Callback):
