@@ -1,5 +1,6 @@
-"""Callbacks the tests inject into training subprocesses."""
+"""Callbacks the tests inject into trainings (subprocesses, or the test's own process)."""
 
+import copy
 import json
 import os
 import signal
@@ -75,3 +76,12 @@ class SignalAtStep(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
             os.kill(os.getpid(), self.signum)
+
+
+class KeepModule(Callback):
+    """Keeps a copy of the module as fit leaves it (before a test restores the best checkpoint into it)."""
+
+    kept: list = []
+
+    def on_fit_end(self, trainer, pl_module):
+        KeepModule.kept.append(copy.deepcopy(pl_module).cpu().eval())
