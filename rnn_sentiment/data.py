@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
@@ -94,6 +95,8 @@ class SentimentDataModule(TextDataModule):
             raise UserInputError(f"data.folds={folds!r} must be 0 (no cross-validation) or a number of folds, 2 or more")
         if folds and not (isinstance(fold, int) and 0 <= fold < folds):
             raise UserInputError(f"data.fold={fold!r} is out of range: with data.folds={folds} use 0 to {folds - 1}")
+        if fold and not folds:
+            raise UserInputError(f"data.fold={fold!r} needs data.folds (the number of folds, e.g. data.folds=10)")
         self.root = sources.resolve(path)
         self.hub_dataset = hub_dataset
         self.hub_config = hub_config
@@ -138,36 +141,39 @@ class SentimentDataModule(TextDataModule):
         pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
         return pick(rest), pick(held)
 
-    def _labelled_rows(self, split, where: str, label_names: list[str], notes: list[str]) -> Rows:
-        """A split's texts and class ids; rows without text skipped with a note (`empty_texts=skip`)."""
+    def _rows_with_text(self, split, where: str, notes: list[str]):
+        """`split` without its rows that have no text (`empty_texts=skip`, with a note; `error`
+        refuses them), and the texts of the rows kept."""
         sources.check_columns(split, self.text_column, self.label_column, where)
         texts = sources.texts_of(split, self.text_column, where)
-        labels = sources.label_ids_of(split, self.label_column, label_names, where)
         empty = [row for row, text in enumerate(texts) if text is None]
+        if not empty:
+            return split, texts
         columns = " + ".join(map(repr, self.text_column))
-        if empty and (self.empty_texts == "error" or len(empty) == len(texts)):
-            fix = "remove that row or fill it in" if len(empty) < len(texts) else "set data.text_column to the column of texts"
-            raise UserInputError(f"{where}: row {empty[0]} has an empty or missing text in {columns}; {fix}"
-                                 + (" (data.empty_texts=skip passes over such rows)" if len(empty) < len(texts) else ""))
-        if empty:
-            first = ", ".join(map(str, empty[:5])) + (", …" if len(empty) > 5 else "")
-            notes.append(f"note: {where}: skipped {len(empty):,} of {len(texts):,} rows with no text in {columns} "
-                         f"(rows {first}); data.empty_texts=error refuses them instead")
-            keep = np.array([text is not None for text in texts])
-            texts, labels = [text for text in texts if text is not None], labels[keep]
-        return texts, labels
+        if len(empty) == len(texts):
+            raise UserInputError(f"{where}: row 0 has an empty or missing text in {columns}; "
+                                 "set data.text_column to the column of texts")
+        if self.empty_texts == "error":
+            raise UserInputError(f"{where}: row {empty[0]} has an empty or missing text in {columns}; remove that row "
+                                 "or fill it in (data.empty_texts=skip passes over such rows)")
+        first = ", ".join(map(str, empty[:5])) + (", …" if len(empty) > 5 else "")
+        notes.append(f"note: {where}: skipped {len(empty):,} of {len(texts):,} rows with no text in {columns} "
+                     f"(rows {first}); data.empty_texts=error refuses them instead")
+        kept = [row for row, text in enumerate(texts) if text is not None]
+        return split.select(kept), [texts[row] for row in kept]
 
     def read_splits(self) -> tuple[dict[str, Rows], list[str], list[str]]:
-        """The texts and class ids of `train`, `val` and `test`, split as configured, the class names,
-        and the notes on what was skipped."""
+        """The texts and class ids of `train`, `val` and `test`, split as configured, the class names
+        (from the training rows that have text), and the notes on what was skipped."""
         found = sources.load_splits(self.root, self.hub_dataset, self.hub_config)
-        train_split, where = found["train"]
-        if len(train_split) == 0:
-            raise UserInputError(f"{where}: the training split is empty; give data.path a file with reviews")
-        sources.check_columns(train_split, self.text_column, self.label_column, where)
-        label_names = sources.label_names_of(train_split, self.label_column, where)
+        where = found["train"][1]
+        if len(found["train"][0]) == 0:
+            raise UserInputError(f"{where}: the training split is empty; give data.path a file with rows")
         notes: list[str] = []
-        rows = {name: self._labelled_rows(split, at, label_names, notes) for name, (split, at) in found.items()}
+        kept = {name: (*self._rows_with_text(split, at, notes), at) for name, (split, at) in found.items()}
+        label_names = sources.label_names_of(kept["train"][0], self.label_column, where)
+        rows = {name: (texts, sources.label_ids_of(split, self.label_column, label_names, at))
+                for name, (split, texts, at) in kept.items()}
         train = rows["train"]
         if self.folds:
             if "test" in rows:
@@ -187,7 +193,9 @@ class SentimentDataModule(TextDataModule):
         splits = {"train": train, "val": val, "test": rows["test"]}
         for name, (texts, _) in splits.items():
             if not texts:
-                raise UserInputError(f"{where}: the {name} split is empty; add reviews or change data.val_fraction")
+                fix = f"use fewer data.folds than its {len(rows['train'][0]):,} rows" if self.folds and name == "test" \
+                    else "add rows or change data.val_fraction / data.test_fraction"
+                raise UserInputError(f"{where}: the {name} split is empty; {fix}")
         self._check_classes(splits, label_names, where)
         return splits, label_names, notes
 
@@ -225,7 +233,7 @@ class SentimentDataModule(TextDataModule):
         """The `train`, `val` and `test` datasets, padded as `layout` says, and the label names."""
         self.label_names = state["label_names"]
         for note in state.get("notes", []):
-            print(note, file=sys.stderr)
+            rank_zero_only(print)(note, file=sys.stderr)
         self.datasets = {
             name: PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)
             for name, part in state.items()

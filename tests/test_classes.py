@@ -298,3 +298,34 @@ def test_a_checkpoint_from_before_classes_loads_as_the_binary_network(tmp_path):
     tokens = torch.randint(1, 30, (3, 7))
     assert loaded.hparams.num_classes == 2 and loaded.net.head.out_features == 1
     torch.testing.assert_close(loaded(tokens), binary.eval()(tokens), rtol=0, atol=0)
+
+
+def test_each_split_reads_its_ids_through_its_own_class_names(tmp_path):
+    train, test = class_rows(60, 22), class_rows(20, 23)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    class_label_dataset(train).to_parquet(folder / "train.parquet")
+    reordered = CLASSES[::-1]  # the test file's ClassLabel lists the same classes the other way round
+    class_label_dataset([dict(row, label=reordered.index(CLASSES[row["label"]])) for row in test], reordered).to_parquet(
+        folder / "test.parquet")
+    dm = datamodule(folder)
+    assert dm.label_names == CLASSES and split_rows(dm, "test") == read_as(test)
+
+
+def test_a_row_without_text_is_skipped_before_its_label_is_read(tmp_path):
+    (tmp_path / "r.csv").write_text("text,label\ngood film,pos\nbad film,neg\n,\n  ,junk\n" + "fine film,pos\n" * 20)
+    dm = datamodule(tmp_path / "r.csv", val_fraction=0.2)
+    assert dm.label_names == ["neg", "pos"]  # 'junk' sits on a row without text: no class
+
+
+def test_unlabelled_rows_and_a_fold_without_folds(tmp_path):
+    write_train_test(tmp_path / "d", class_rows(60, 24), class_rows(20, 25))
+    table = pq.read_table(tmp_path / "d" / "test.parquet")
+    labels = table.column("label").to_pylist()
+    labels[2] = -1
+    table = table.set_column(table.schema.get_field_index("label"), "label", [np.array(labels, dtype=np.int64)])
+    pq.write_table(table, tmp_path / "d" / "test.parquet")
+    with pytest.raises(UserInputError, match="test.parquet: row 2 has label -1, which `datasets` uses for an unlabelled"):
+        datamodule(tmp_path / "d")
+    with pytest.raises(UserInputError, match=r"data.fold=3 needs data.folds \(the number of folds"):
+        SentimentDataModule(path=str(tmp_path / "d"), fold=3)

@@ -273,7 +273,7 @@ def text_batches_of(split: datasets.Dataset, column: str, where: str, batch_size
 
 def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str]:
     """The class names, in id order, taken from the training split: a ClassLabel's names; else the
-    distinct values, integers in numeric order (0/1 stays `0`, `1`), words in alphabetical order."""
+    distinct values, numbers in numeric order (0/1 stays `0`, `1`), words in code-point order."""
     _require_columns(split, {column: "label"}, where)
     feature = split.features[column]
     if isinstance(feature, datasets.ClassLabel):
@@ -287,8 +287,8 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
                     f"{column!r}; a label is a number or a word: fix that row or set data.label_column"
                 )
         distinct = {int(v) if isinstance(v, bool) else v for v in values if v is not None}
-        whole = all(isinstance(v, int) for v in distinct)
-        names = [str(v) for v in sorted(distinct, key=(lambda v: v) if whole else str)]
+        numbers = all(isinstance(v, (int, float)) for v in distinct)
+        names = [str(v) for v in sorted(distinct, key=(lambda v: v) if numbers else str)]
     if len(names) < 2:
         raise UserInputError(
             f"{where}: column {column!r} holds {len(names)} class{'es' * (len(names) != 1)} "
@@ -299,22 +299,32 @@ def label_names_of(split: datasets.Dataset, column: str, where: str) -> list[str
 
 
 def label_ids_of(split: datasets.Dataset, column: str, names: list[str], where: str) -> np.ndarray:
-    """Each row's label as its index in `names` (float32, shape (rows,)); a `UserInputError` naming
-    the first row whose label is not one of them."""
+    """Each row's label as its index in `names` (float32, shape (rows,)); a ClassLabel id is read
+    through the split's own class names. A `UserInputError` names the first row whose label is
+    missing or not one of `names`."""
     _require_columns(split, {column: "label"}, where)
     index = {name: i for i, name in enumerate(names)}
     ids = np.empty(len(split), dtype=np.float32)
-    is_class_label = isinstance(split.features[column], datasets.ClassLabel)
+    feature = split.features[column]
+    own = feature.names if isinstance(feature, datasets.ClassLabel) else None
     for row, value in enumerate(split[column]):
-        key = names[value] if is_class_label and isinstance(value, int) and 0 <= value < len(names) else str(value)
-        if isinstance(value, bool):
-            key = str(int(value))
-        if key not in index:
-            beyond = is_class_label and isinstance(value, int)
+        if value is None:
+            raise UserInputError(f"{where}: row {row} has no label in column {column!r}; label it or remove the row")
+        if own is not None and value == -1:
             raise UserInputError(
-                f"{where}: row {row} has label {value!r}, "
-                + (f"beyond the {len(names)} class names of its ClassLabel" if beyond else "not one of the training classes")
-                + f" ({', '.join(map(repr, names))}); fix the label, add that class to the training split, "
+                f"{where}: row {row} has label -1, which `datasets` uses for an unlabelled row (a hidden test "
+                "split); point data.path at labelled splits only (a missing test split is carved from train)"
+            )
+        if own is not None and not 0 <= value < len(own):
+            raise UserInputError(
+                f"{where}: row {row} has label {value!r}, beyond the {len(own)} class names of its ClassLabel "
+                f"({', '.join(map(repr, own))}); fix the label or the file's ClassLabel"
+            )
+        key = own[value] if own is not None else str(int(value) if isinstance(value, bool) else value)
+        if key not in index:
+            raise UserInputError(
+                f"{where}: row {row} has label {key!r}, not one of the training classes "
+                f"({', '.join(map(repr, names))}); fix the label, add that class to the training split, "
                 "or set data.label_column"
             )
         ids[row] = index[key]
