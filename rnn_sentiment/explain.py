@@ -9,10 +9,10 @@ from rnn_sentiment.core.batching import Layout
 
 def word_attributions(module, text: str) -> tuple[int, float, list[tuple[str, float]]]:
     """The class the scores are toward, its probability for `text` and, per word the network read,
-    its gradient × input score of that class's logit.
+    its gradient × input score.
 
-    Two classes: toward the second (positive) class, whatever the prediction; more: toward the
-    predicted class. A positive score pushed the prediction toward that class.
+    Two classes: of the logit (the second, positive class's log-odds), whatever the prediction; more:
+    of the predicted class's log-probability. A positive score pushed the prediction toward that class.
     """
     pre = module.preprocessing
     layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
@@ -36,8 +36,9 @@ def word_attributions(module, text: str) -> tuple[int, float, list[tuple[str, fl
         with torch.enable_grad():
             logits = module(**batch)[0]
             target = 1 if logits.dim() == 0 else int(logits.argmax())
-            logit = logits if logits.dim() == 0 else logits[target]
-            logit.backward()
+            # more classes: the log-probability, which a shift of every logit leaves alone
+            score = logits if logits.dim() == 0 else torch.log_softmax(logits, dim=-1)[target]
+            score.backward()
     finally:
         hook.remove()
     embeddings = captured["embeddings"]

@@ -53,9 +53,10 @@ class NBSVM:
     def fit(self, features: sparse.csr_matrix, labels: np.ndarray) -> "NBSVM":
         """Fit on `features` (reviews, n-grams), binary, and class ids `labels` (reviews,)."""
         self.classes = np.unique(labels)
-        one_vs_rest = [labels] if len(self.classes) <= 2 else [(labels == c).astype(np.int64) for c in self.classes]
+        positives = self.classes[1:] if len(self.classes) == 2 else self.classes  # two classes: one model
         self.ratios, self.weights, self.biases = [], [], []
-        for targets in one_vs_rest:  # two classes: one model, its positive class label 1
+        for positive in positives:
+            targets = (labels == positive).astype(labels.dtype)  # 0/1 labels as they are
             ratio = log_count_ratio(features, targets, self.alpha)
             svm = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=self.seed)
             svm.fit(self._scaled(features, ratio), targets)
@@ -77,11 +78,10 @@ class NBSVM:
         return np.stack(columns, axis=1)
 
     def predict(self, features: sparse.csr_matrix) -> np.ndarray:
-        """Class ids, shape (reviews,): 0/1 for two classes."""
+        """Class ids, shape (reviews,), as `fit` saw them."""
         margins = self.margins(features)
-        if margins.shape[1] == 1:
-            return (margins[:, 0] > 0).astype(np.int64)
-        return self.classes[margins.argmax(axis=1)].astype(np.int64)
+        chosen = (margins[:, 0] > 0).astype(np.int64) if margins.shape[1] == 1 else margins.argmax(axis=1)
+        return self.classes[chosen].astype(np.int64)
 
 
 @dataclass

@@ -329,3 +329,42 @@ def test_unlabelled_rows_and_a_fold_without_folds(tmp_path):
         datamodule(tmp_path / "d")
     with pytest.raises(UserInputError, match=r"data.fold=3 needs data.folds \(the number of folds"):
         SentimentDataModule(path=str(tmp_path / "d"), fold=3)
+
+
+def test_explanations_are_gradient_times_input_of_the_predicted_log_probability():
+    from rnn_sentiment.explain import word_attributions
+
+    five = module(5).double().eval()
+    five.set_preprocessing({"tokenizer": _tokenizer_json(), "max_len": 7, "padding": "pre", "truncating": "pre",
+                            "batching": "fixed", "label_names": CLASSES, "task": "sentiment"})
+    text = "a b c d"
+    target, probability, scored = word_attributions(five, text)
+    tokens = torch.tensor([[0, 0, 0, *(five.tokenizer.token_ids(text.split()))]])
+
+    def score(scale_id: int | None = None, eps: float = 0.0) -> torch.Tensor:
+        with torch.no_grad():
+            weight = five.net.embedding.weight
+            saved = weight.clone()
+            if scale_id is not None:
+                weight[scale_id] *= 1 + eps  # moves that word's vector along itself: d score / d eps = grad · x
+            value = torch.log_softmax(five(tokens)[0], dim=-1)[target]
+            weight.copy_(saved)
+        return value
+
+    assert target == int(five(tokens)[0].argmax()) and probability == pytest.approx(score().exp().item())
+    assert [word for word, _ in scored] == text.split()
+    for (word, attribution), word_id in zip(scored, tokens[0, 3:].tolist()):
+        eps = 1e-6
+        numeric = (score(word_id, eps) - score(word_id, -eps)) / (2 * eps)
+        assert attribution == pytest.approx(numeric.item(), rel=1e-4, abs=1e-9)
+
+
+def test_nbsvm_predicts_the_class_ids_it_was_fitted_on():
+    from rnn_sentiment import linear_baselines
+
+    texts = ["good good", "good fine", "bad awful", "bad bad", "meh so so", "so meh"] * 5
+    # two classes whose ids are not 0 and 1 (a ClassLabel's train split may hold any two), then three
+    for rows, labels in ((texts[:4] * 5, [2, 2, 0, 0] * 5), (texts, [4, 4, 1, 1, 3, 3] * 5)):
+        features = linear_baselines.ngram_vectorizer(max_n=1).fit_transform(rows)
+        model = linear_baselines.NBSVM(C=1.0).fit(features, np.array(labels, dtype=np.float32))
+        assert model.predict(features).tolist() == labels
