@@ -2,13 +2,13 @@
 
 python benchmarks/sentences.py SWEEP_DIR [SWEEP_DIR ...] [--markdown table.md] [--no-baselines]
 
-Reads every job of the multiruns of `experiment=sentences` (docs: results, the sentence benchmarks):
+Reads every job of the multiruns of `experiment=sentences` (README: Sentence benchmarks):
 a finished job (`metrics.json`) by its composed `.hydra/config.yaml`: the dataset is the folder of
 `data.path` (`sst5` → SST-1, `sst2` → SST-2, `trec` → TREC, `mr` → MR), the model its network
 (Elman, LSTM, Conv-LSTM, BiLSTM; `+ IMDB LM` when `model.encoder_ckpt` is set). Then it fits the
 linear baselines (`python -m rnn_sentiment.baselines`: NBSVM and logistic regression on uni+bigrams,
 one-vs-rest beyond two classes, settings chosen on validation) on the very splits of every seed and
-fold the sweeps used, and prints one table: mean ± sample sd of the test accuracy (%) over the
+fold the sweeps used (each job's `data.*` overrides and seed), and prints one table: mean ± sample sd of the test accuracy (%) over the
 seeds (MR: folds × seeds) per dataset and model, with the count, beside the published numbers.
 Unfinished and failed jobs are counted and left out.
 """
@@ -55,8 +55,17 @@ def model_name(config) -> str:
     return f"{name} + IMDB LM" if config.model.get("encoder_ckpt") else name
 
 
-def read_sweeps(sweep_dirs: list[Path]) -> tuple[dict, list[dict], list[str]]:
-    """{(dataset, model): [test accuracy %, …]}, the data settings of every finished job (for the
+def data_overrides(job: Path, config) -> tuple[str, ...]:
+    """The job's `data.*` overrides and seed, with `data.path` absolute: what gives the baselines
+    the very split the job trained on."""
+    cwd = Path(OmegaConf.load(job / ".hydra" / "hydra.yaml").hydra.runtime.cwd)
+    given = [o.lstrip("+") for o in OmegaConf.load(job / ".hydra" / "overrides.yaml")]
+    kept = [o for o in given if o.startswith("data.") and not o.startswith("data.path=")]
+    return (f"data.path={(cwd / config.data.path).resolve()}", *kept, f"seed={config.seed}")
+
+
+def read_sweeps(sweep_dirs: list[Path]) -> tuple[dict, list[tuple[str, ...]], list[str]]:
+    """{(dataset, model): [test accuracy %, …]}, the data overrides of every finished job (for the
     baselines), and a note per job left out."""
     accuracies, splits, notes = defaultdict(list), [], []
     for sweep_dir in sweep_dirs:
@@ -65,31 +74,28 @@ def read_sweeps(sweep_dirs: list[Path]) -> tuple[dict, list[dict], list[str]]:
         for row in collect_runs(sweep_dir):
             job = sweep_dir / row["run"]
             if row["status"] != "finished" or "test/acc" not in row:
-                notes.append(f"{job}: {row['status']}, left out")
+                notes.append(f"{job}: {row['status'] if row['status'] != 'finished' else 'not tested'}, left out")
                 continue
             config = OmegaConf.load(job / ".hydra" / "config.yaml")
-            folder = Path(config.data.path).name
+            folder = Path(config.data.path).name if config.data.path else None
             if folder not in DATASETS:
-                notes.append(f"{job}: data.path {config.data.path} is none of {', '.join(DATASETS)}, left out")
+                notes.append(f"{job}: data.path={config.data.path} is none of {', '.join(DATASETS)}, left out")
                 continue
             accuracies[DATASETS[folder], model_name(config)].append(100 * row["test/acc"])
-            splits.append({"data.path": config.data.path, "seed": config.seed,
-                           "data.folds": config.data.get("folds", 0), "data.fold": config.data.get("fold", 0)})
+            splits.append(data_overrides(job, config))
     return accuracies, splits, notes
 
 
-def measure_baselines(splits: list[dict]) -> dict:
+def measure_baselines(splits: list[tuple[str, ...]]) -> dict:
     """{(dataset, baseline): [test accuracy %, …]} over the distinct splits the sweeps trained on."""
-    distinct = {tuple(sorted(split.items())) for split in splits}
     accuracies = defaultdict(list)
     with initialize_config_dir(CONFIG_PATH, version_base="1.3"):
-        for split in sorted(distinct):
-            overrides = [f"{key}={value}" for key, value in split] + ["paths.output_dir=unused"]
-            results = baselines.measure(compose("baselines", overrides=overrides))
-            dataset = DATASETS[Path(dict(split)["data.path"]).name]
+        for overrides in sorted(set(splits)):
+            results = baselines.measure(compose("baselines", overrides=[*overrides, "paths.output_dir=unused"]))
+            dataset = DATASETS[Path(overrides[0].partition("=")[2]).name]
             for model, label in BASELINES.items():
                 accuracies[dataset, label].append(100 * results[model]["test/acc"])
-            print(f"baselines on {' '.join(overrides[:-1])}: "
+            print(f"baselines on {' '.join(overrides)}: "
                   + ", ".join(f"{m} {100 * results[m]['test/acc']:.2f}%" for m in BASELINES), file=sys.stderr)
     return accuracies
 

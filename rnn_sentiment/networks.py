@@ -73,7 +73,7 @@ class RecurrentClassifier(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
-        embed_dropout: float = 0.0,
+        input_dropout: float = 0.0,
         conv_channels: int = 0,
         conv_kernel: int = 3,
         pool_size: int = 2,
@@ -117,9 +117,9 @@ class RecurrentClassifier(nn.Module):
                 dropout=dropout if num_layers > 1 else 0.0,
             )
         self.dropout = nn.Dropout(dropout)
-        if not 0 <= embed_dropout < 1:
-            raise UserInputError(f"model.net.embed_dropout={embed_dropout} must lie in [0, 1)")
-        self.embed_dropout = embed_dropout
+        if not 0 <= input_dropout < 1:
+            raise UserInputError(f"model.net.input_dropout={input_dropout} must lie in [0, 1)")
+        self.input_dropout = input_dropout
         # two classes: one logit (the second class's log-odds), as the tutorial; more: one per class
         outputs = 1 if num_classes == 2 else num_classes
         self.head = nn.Linear(hidden_size * self.directions * (3 if pooling == "concat" else 1), outputs)
@@ -176,8 +176,8 @@ class RecurrentClassifier(nn.Module):
             if outputs is not None:
                 return self.head(self.dropout(self.pool(outputs, None))).squeeze(-1)
         x = self.embedding(tokens)
-        if self.embed_dropout:
-            x = F.dropout(x, self.embed_dropout, self.training)
+        if self.input_dropout:
+            x = F.dropout(x, self.input_dropout, self.training)
         if self.conv is not None:
             x = self.conv_block(x)
             if lengths is not None:
@@ -209,8 +209,8 @@ class RecurrentClassifier(nn.Module):
         between layers (which would give each row its own padding states) and no `bptt` windows
         (which the padding pass would shift, and so where gradients stop)."""
         dropout_between_layers = self.training and self.num_layers > 1 and self.rnn.dropout > 0
-        dropout_of_words = self.training and self.embed_dropout > 0
-        return (self.fast_padding and self.directions == 1 and not dropout_between_layers and not dropout_of_words
+        dropout_of_inputs = self.training and self.input_dropout > 0
+        return (self.fast_padding and self.directions == 1 and not dropout_between_layers and not dropout_of_inputs
                 and not self.bptt)
 
     def skip_shared_padding(self, tokens: torch.Tensor) -> torch.Tensor | None:

@@ -89,12 +89,12 @@ def test_keras_initialization_reaches_both_directions():
     assert net.extra_bias_parameters() == 2 * 4 * 8
 
 
-def test_embed_dropout_acts_on_the_words_in_training_only():
+def test_input_dropout_acts_on_the_embedded_words_in_training_only():
     torch.manual_seed(0)
     tokens = torch.randint(0, 50, (4, 9))
     tokens[:, :3] = 0  # shared pre-padding, which fast padding would run once
     plain = RecurrentClassifier(50, cell="lstm", embed_dim=8, hidden_size=6)
-    dropped = RecurrentClassifier(50, cell="lstm", embed_dim=8, hidden_size=6, embed_dropout=0.5)
+    dropped = RecurrentClassifier(50, cell="lstm", embed_dim=8, hidden_size=6, input_dropout=0.5)
     dropped.load_state_dict(plain.state_dict())
     plain.eval(), dropped.eval()
     torch.testing.assert_close(dropped(tokens), plain(tokens))

@@ -22,6 +22,7 @@ def write_job(sweep, number: int, tmp_path, overrides: list[str], test_acc: floa
     cfg = compose_config("train", tmp_path, ["experiment=sentences", *overrides])
     OmegaConf.save(cfg, job / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create(overrides), job / ".hydra" / "overrides.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": {"runtime": {"cwd": str(tmp_path)}}}), job / ".hydra" / "hydra.yaml")
     if test_acc is not None:
         (job / "metrics.json").write_text(json.dumps({"test/acc": test_acc, "overrides": overrides}))
 
