@@ -2,7 +2,9 @@
 
 Each generated input (CSV, JSONL, parquet, a folder of split files, an aclImdb tree) must end in a
 successful `SentimentDataModule.setup()` or a one-line `UserInputError` that names the file; never
-another exception, a hang, or a cache file left half-written.
+another exception, a hang, or a cache file left half-written. An input the generator made well-formed
+(valid UTF-8, undamaged, rows of two classes) must load, and its rows, texts and labels must be
+exactly what the generator wrote.
 """
 
 import csv
@@ -48,31 +50,42 @@ hard_text = st.lists(st.sampled_from(WORDS), max_size=6).map(lambda words: " ".j
 HUGE = "great movie\u200b " * 40_000
 
 
+def label_name(value) -> str:
+    """The class name a well-formed label becomes: booleans as 0/1, everything else as its text."""
+    return str(int(value)) if isinstance(value, bool) else str(value)
+
+
 @st.composite
 def rows(draw, cells=wild_cell):
-    """Either well-formed rows of both classes with hard characters in the texts (these should load),
-    or mostly good rows among rows with missing, extra or wild cells."""
+    """Either well-formed rows of both classes with hard characters in the texts (these should load:
+    returned with the (text, class name) pairs they hold), or mostly good rows among rows with
+    missing, extra or wild cells (returned with None)."""
     pair = draw(label_pairs)
     if draw(st.booleans()):
         row = st.fixed_dictionaries({"text": hard_text, "label": st.sampled_from(pair)})
         huge = [{"text": HUGE, "label": pair[0]}] if draw(st.integers(0, 3)) == 0 else []
-        return [{"text": "good movie", "label": label} for label in pair] + huge + draw(st.lists(row, min_size=8, max_size=25))
+        table = [{"text": "good movie", "label": label} for label in pair] + huge + draw(st.lists(row, min_size=8, max_size=25))
+        return table, [(r["text"], label_name(r["label"])) for r in table]
     good = st.fixed_dictionaries({"text": good_text, "label": st.sampled_from(pair)})
     wild = st.fixed_dictionaries({}, optional={"text": cells, "label": cells, "extra": cells})
-    return draw(st.lists(st.one_of(good, good, good, wild), max_size=25))
+    return draw(st.lists(st.one_of(good, good, good, wild), max_size=25)), None
 
 
 @st.composite
-def encoded(draw, text: str) -> bytes:
-    """UTF-8 (maybe with a BOM), or bytes that are not UTF-8."""
+def encoding(draw, text: str) -> tuple[bytes, bool]:
+    """UTF-8 (maybe with a BOM), or bytes that are not UTF-8; and whether they hold `text` as valid UTF-8."""
     how = draw(st.sampled_from(["utf-8"] * 6 + ["utf-8-sig", "latin-1", "stray byte"]))
     if how == "latin-1":
-        return text.encode("latin-1", errors="replace")
+        return text.encode("latin-1", errors="replace"), False
     data = text.encode("utf-8-sig" if how == "utf-8-sig" else "utf-8")
     if how == "stray byte":
         at = draw(st.integers(0, len(data)))
-        data = data[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xe9", b"\x80\x80"])) + data[at:]
-    return data
+        return data[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xe9", b"\x80\x80"])) + data[at:], False
+    return data, True
+
+
+def encoded(text: str) -> st.SearchStrategy[bytes]:
+    return encoding(text).map(lambda pair: pair[0])
 
 
 def csv_cell(value) -> str:
@@ -80,15 +93,20 @@ def csv_cell(value) -> str:
 
 
 @st.composite
-def csv_bytes(draw) -> bytes:
-    """A CSV with a header (maybe missing, renamed or duplicated), rows maybe ragged, quoting maybe broken."""
-    table = draw(rows())
+def csv_bytes(draw) -> tuple[bytes, list | None]:
+    """A CSV with a header (maybe missing, renamed or duplicated), rows maybe ragged, quoting maybe broken;
+    with the (text, class name) pairs it holds when it is well-formed, else None."""
+    table, expected = draw(rows())
     columns = list(dict.fromkeys(key for row in table for key in row)) or ["text", "label"]
     damaged = draw(st.booleans())  # else well-formed CSV, whatever the cells hold
     header = draw(st.sampled_from(["keep", "none", "duplicate"])) if damaged else "keep"
     out = io.StringIO()
     quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]))
-    writer = csv.writer(out, quoting=quoting, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    terminator = draw(st.sampled_from(["\n", "\r\n"]))
+    writer = csv.writer(out, quoting=quoting, lineterminator=terminator)
+    # Python's writer quotes a cell for the characters of its line terminator only: with "\n" a bare "\r"
+    # inside a cell goes out unquoted, which every reader takes for a line break (not well-formed CSV)
+    bare_cr = quoting == csv.QUOTE_MINIMAL and terminator == "\n" and any("\r" in str(r.get("text")) for r in table)
     if header == "keep":
         writer.writerow(columns)
     elif header == "duplicate":
@@ -102,15 +120,18 @@ def csv_bytes(draw) -> bytes:
             out.write(",".join(cells) + "\n")
         else:
             writer.writerow(cells)
-    return draw(encoded(out.getvalue()))
+    data, valid = draw(encoding(out.getvalue()))
+    return data, expected if valid and not damaged and not bare_cr else None
 
 
 @st.composite
-def jsonl_bytes(draw) -> bytes:
-    """JSON lines: objects, maybe with blank, truncated or non-object lines, NaN, duplicate keys."""
+def jsonl_bytes(draw) -> tuple[bytes, list | None]:
+    """JSON lines: objects, maybe with blank, truncated or non-object lines, NaN, duplicate keys; with
+    the (text, class name) pairs they hold when well-formed, else None."""
     lines = []
     damaged = draw(st.booleans())
-    for row in draw(rows()):
+    table, expected = draw(rows())
+    for row in table:
         line = json.dumps(row, ensure_ascii=draw(st.booleans()))
         damage = draw(st.integers(0, 14)) if damaged else 2
         if damage == 0:
@@ -118,7 +139,8 @@ def jsonl_bytes(draw) -> bytes:
         elif damage == 1:
             line = draw(st.sampled_from(["", "[1, 2]", '"a review"', "null", "42", '{"text": "a", "text": 1}']))
         lines.append(line)
-    return draw(encoded("\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))))
+    data, valid = draw(encoding("\n".join(lines) + draw(st.sampled_from(["", "\n", "\n\n"]))))
+    return data, expected if valid and not damaged else None
 
 
 ARROW_COLUMNS = {
@@ -136,8 +158,9 @@ ARROW_COLUMNS = {
 
 
 @st.composite
-def parquet_bytes(draw) -> bytes:
-    """A parquet table whose text and label columns have any Arrow type (or are missing), with nulls."""
+def parquet_bytes(draw) -> tuple[bytes, list | None]:
+    """A parquet table whose text and label columns have any Arrow type (or are missing), with nulls;
+    with the (text, class name) pairs it holds when well-formed, else None."""
     n = draw(st.integers(0, 20))
     if draw(st.booleans()):  # well-formed: both classes, hard characters in the texts
         texts = ["good movie", "bad movie"] + draw(st.lists(hard_text, min_size=8, max_size=20))
@@ -148,7 +171,9 @@ def parquet_bytes(draw) -> bytes:
         table = pa.table({"text": pa.array(texts), "label": pa.array(labels).cast(label_type)})
         sink = io.BytesIO()
         pq.write_table(table, sink)
-        return sink.getvalue()
+        written = [label_name(float(v) if label_type == pa.float64() else bool(v) if label_type == pa.bool_() else v)
+                   for v in labels]
+        return sink.getvalue(), list(zip(texts, written))
     names = draw(st.lists(st.sampled_from(["text", "label", "extra", "Text"]), min_size=1, max_size=3, unique=True))
     columns = {}
     for name in names:
@@ -165,7 +190,7 @@ def parquet_bytes(draw) -> bytes:
     data = sink.getvalue()
     if draw(st.integers(0, 9)) == 0:  # a truncated file
         data = data[: draw(st.integers(0, len(data)))]
-    return data
+    return data, None
 
 
 FILE_FORMATS = {"csv": csv_bytes(), "jsonl": jsonl_bytes(), "parquet": parquet_bytes()}
@@ -179,7 +204,7 @@ def split_folder(draw) -> dict[str, bytes]:
         for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2] if split == "train" else [0, 1]))):
             suffix = draw(st.sampled_from(["csv", "jsonl", "parquet"]))
             name = f"{split}.{suffix.upper() if draw(st.integers(0, 9)) == 0 else suffix}"
-            files[name] = draw(FILE_FORMATS[suffix])
+            files[name] = draw(FILE_FORMATS[suffix])[0]
     if draw(st.booleans()):
         files[draw(st.sampled_from(["README.txt", "train.txt", "notes.md", ".hidden"]))] = b"stray"
     return files
@@ -232,8 +257,9 @@ def cached_files(cache: Path) -> list[Path]:
     return [p for p in cache.glob("*") if p.suffix != ".lock"] if cache.exists() else []
 
 
-def setup_ends_well(files: dict[str, bytes], path: str = "") -> None:
-    """Writes `files` into a fresh folder, runs setup() on `path` inside it, checks the outcome."""
+def setup_ends_well(files: dict[str, bytes], path: str = "", expected: list | None = None) -> None:
+    """Writes `files` into a fresh folder, runs setup() on `path` inside it, checks the outcome;
+    `expected`: the (text, class name) pairs a well-formed input holds, which it must load as they are."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp).resolve() / "data"
         for name, data in files.items():
@@ -246,6 +272,7 @@ def setup_ends_well(files: dict[str, bytes], path: str = "") -> None:
             with time_limit(60):
                 module.setup()
         except UserInputError as error:
+            assert expected is None, f"a well-formed input was refused: {error}"
             message = str(error)
             assert "\n" not in message and "\r" not in message, message
             assert str(root) in message, message  # names the file or folder at fault
@@ -255,25 +282,32 @@ def setup_ends_well(files: dict[str, bytes], path: str = "") -> None:
             assert [p.suffix for p in cached_files(cache)] == [".pt"]
             assert len(module.label_names) >= 2
             assert all(len(module.datasets[split]) > 0 for split in ("train", "val", "test"))
+            if expected is not None:
+                splits, names, _ = module.read_splits()
+                read = [(text, names[int(label)]) for texts, labels in splits.values() for text, label in zip(texts, labels)]
+                assert sorted(read) == sorted(expected)
             event("set up")
 
 
 @EXAMPLES
-@given(data=csv_bytes())
-def test_csv_file(data):
-    setup_ends_well({"reviews.csv": data}, "reviews.csv")
+@given(generated=csv_bytes())
+def test_csv_file(generated):
+    data, expected = generated
+    setup_ends_well({"reviews.csv": data}, "reviews.csv", expected)
 
 
 @EXAMPLES
-@given(data=jsonl_bytes(), suffix=st.sampled_from(["jsonl", "json"]))
-def test_jsonl_file(data, suffix):
-    setup_ends_well({f"reviews.{suffix}": data}, f"reviews.{suffix}")
+@given(generated=jsonl_bytes(), suffix=st.sampled_from(["jsonl", "json"]))
+def test_jsonl_file(generated, suffix):
+    data, expected = generated
+    setup_ends_well({f"reviews.{suffix}": data}, f"reviews.{suffix}", expected)
 
 
 @EXAMPLES
-@given(data=parquet_bytes())
-def test_parquet_file(data):
-    setup_ends_well({"reviews.parquet": data}, "reviews.parquet")
+@given(generated=parquet_bytes())
+def test_parquet_file(generated):
+    data, expected = generated
+    setup_ends_well({"reviews.parquet": data}, "reviews.parquet", expected)
 
 
 @EXAMPLES
