@@ -289,25 +289,13 @@ def setup_ends_well(files: dict[str, bytes], path: str = "", expected: list | No
             event("set up")
 
 
+@pytest.mark.parametrize("suffixes", [["csv"], ["jsonl", "json"], ["parquet"]], ids=["csv", "jsonl", "parquet"])
 @EXAMPLES
-@given(generated=csv_bytes())
-def test_csv_file(generated):
-    data, expected = generated
-    setup_ends_well({"reviews.csv": data}, "reviews.csv", expected)
-
-
-@EXAMPLES
-@given(generated=jsonl_bytes(), suffix=st.sampled_from(["jsonl", "json"]))
-def test_jsonl_file(generated, suffix):
-    data, expected = generated
-    setup_ends_well({f"reviews.{suffix}": data}, f"reviews.{suffix}", expected)
-
-
-@EXAMPLES
-@given(generated=parquet_bytes())
-def test_parquet_file(generated):
-    data, expected = generated
-    setup_ends_well({"reviews.parquet": data}, "reviews.parquet", expected)
+@given(data=st.data())
+def test_one_file(suffixes, data):
+    suffix = data.draw(st.sampled_from(suffixes))
+    content, expected = data.draw(FILE_FORMATS[suffixes[0]])
+    setup_ends_well({f"reviews.{suffix}": content}, f"reviews.{suffix}", expected)
 
 
 @EXAMPLES
