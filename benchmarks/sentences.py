@@ -2,7 +2,7 @@
 
 python benchmarks/sentences.py SWEEP_DIR [SWEEP_DIR ...] [--markdown table.md] [--no-baselines]
 
-Reads every job of the multiruns of `experiment=sentences` (README: Sentence benchmarks):
+Reads every job of the multiruns of `experiment=sentences` (docs/sentence_benchmarks.md):
 a finished job (`metrics.json`) by its composed `.hydra/config.yaml`: the dataset is the folder of
 `data.path` (`sst5` → SST-1, `sst2` → SST-2, `trec` → TREC, `mr` → MR), the model its network
 (Elman, LSTM, Conv-LSTM, BiLSTM; `+ IMDB LM` when `model.encoder_ckpt` is set). Then it fits the

@@ -1,4 +1,4 @@
-"""Every command in the README's ```bash blocks works as written.
+"""Every command in the ```bash blocks of the README and of docs/*.md works as written.
 
 How a README command is read:
 - A line ending in `\\` continues on the next; `#` outside quotes starts a comment; comment-only and
@@ -73,10 +73,19 @@ TINY_LM = ["data.seq_len=8", "data.batch_size=8", "model.net.embed_dim=16", "mod
 TEXTS = ["A superb film, really.", "Boring and dreadful.", "The plot was great, the actors wonderful."]
 
 
-def readme_commands() -> list[tuple[int, str]]:
-    """(line number, command) for every command of the README's ```bash blocks, comments removed."""
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def readme_commands() -> list[tuple[str, str]]:
+    """(`file:line`, command) for every command of the ```bash blocks of the README and the pages
+    of docs/, comments removed."""
+    return [(f"{page.relative_to(ROOT)}:{line}", command) for page in DOCUMENTS for line, command in page_commands(page)]
+
+
+def page_commands(page: Path) -> list[tuple[int, str]]:
+    """(line number, command) for every command of one Markdown page's ```bash blocks."""
     commands, in_block, pending, start = [], False, "", 0
-    for number, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1):
+    for number, line in enumerate(page.read_text().splitlines(), 1):
         if line.strip().startswith("```"):
             in_block = line.strip() == "```bash" if not in_block else False
             continue
@@ -307,7 +316,7 @@ def test_readme_command(line, command, sandbox):
         # what CI runs (checked below); anything chained after the set-up is an ordinary command
         while segments and is_setup(segments[0]):
             segments, operators = segments[1:], operators[1:]
-        assert not any(is_setup(s) for s in segments), f"README line {line}: set-up mixed with other commands"
+        assert not any(is_setup(s) for s in segments), f"{line}: set-up mixed with other commands"
         if not segments:
             return
     checks = [checked(segment, sandbox) for segment in segments]
@@ -315,7 +324,7 @@ def test_readme_command(line, command, sandbox):
         for argv in checks[0]:
             assert_works(argv, sandbox)
         return
-    assert all(len(c) == 1 for c in checks), f"README line {line}: a sweep inside a pipeline has no rule"
+    assert all(len(c) == 1 for c in checks), f"{line}: a sweep inside a pipeline has no rule"
     pipeline = " ".join(part for check, operator in zip(checks, [*operators, ""])
                         for part in (shell_line(check[0]), operator) if part)
     sandbox.shell(pipeline)
