@@ -52,6 +52,12 @@ EMPTY_TEXTS = ("skip", "error")
 Rows = tuple[list[str], np.ndarray]  # texts and their class ids (float32)
 
 
+def _pick(rows: Rows, index: np.ndarray) -> Rows:
+    """The rows at `index`, in that order."""
+    texts, labels = rows
+    return [texts[i] for i in index], labels[index]
+
+
 class SentimentDataModule(TextDataModule):
     """Labelled texts from the Hub or `path` (see `sources.load_splits`), two or more classes named by
     the data. A source without a test split gives one: a seeded `test_fraction` of train, or with
@@ -126,20 +132,15 @@ class SentimentDataModule(TextDataModule):
 
     def _carve(self, rows: Rows, fraction: float) -> tuple[Rows, Rows]:
         """The rest of `rows` and a seeded random `fraction` of them (IMDB files are grouped by class)."""
-        texts, labels = rows
-        order = np.random.default_rng(self.seed).permutation(len(texts))
-        cut = round(len(texts) * fraction)
-        pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
-        return pick(order[cut:]), pick(order[:cut])
+        order = np.random.default_rng(self.seed).permutation(len(rows[0]))
+        cut = round(len(rows[0]) * fraction)
+        return _pick(rows, order[cut:]), _pick(rows, order[:cut])
 
     def _fold(self, rows: Rows) -> tuple[Rows, Rows]:
         """The other folds and fold `self.fold` of a seeded partition of `rows` into `self.folds` parts."""
-        texts, labels = rows
-        parts = np.array_split(np.random.default_rng(self.seed).permutation(len(texts)), self.folds)
+        parts = np.array_split(np.random.default_rng(self.seed).permutation(len(rows[0])), self.folds)
         rest = np.sort(np.concatenate([part for k, part in enumerate(parts) if k != self.fold]))
-        held = np.sort(parts[self.fold])
-        pick = lambda rows: ([texts[i] for i in rows], labels[rows])  # noqa: E731
-        return pick(rest), pick(held)
+        return _pick(rows, rest), _pick(rows, np.sort(parts[self.fold]))
 
     def _rows_with_text(self, split, where: str, notes: list[str]):
         """`split` without its rows that have no text (`empty_texts=skip`, with a note; `error`

@@ -20,7 +20,7 @@ from rnn_sentiment.core.checkpoints import UnsafeFileError, load_plain
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import open_atomically, unfinished_writes
 
-FORMAT = 2
+FORMAT = 3  # 3: class names of numeric labels in numeric order, rows without text left out
 
 
 def digest(state) -> str:
