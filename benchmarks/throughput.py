@@ -306,7 +306,7 @@ def columns_read(net, batch: dict) -> int:
     """Input columns the network runs the whole batch over: the batch's width, less the leading
     all-padding columns that fast padding runs once at batch size 1 (not counted)."""
     tokens = batch["tokens"]
-    if "lengths" in batch or not net.reads_padding_once():
+    if "lengths" in batch or not reads_padding_once(net):
         return tokens.shape[1]
     real = tokens.ne(0).any(0).nonzero()
     return tokens.shape[1] - int(real[0]) if len(real) else 1

@@ -1,16 +1,64 @@
-"""Keras' arithmetic where PyTorch's differs: its Adam update and its probability-space losses.
+"""Keras' arithmetic where PyTorch's differs: its initialisation, one bias per gate, its Adam update
+and its probability-space losses.
 
 `benchmarks/keras_parity.py` checks both against Keras itself, step by step.
 """
 
 import math
 
+from typing import TYPE_CHECKING
+
 import torch
+from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from rnn_sentiment.networks import RecurrentClassifier
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
 LOSSES = ("logits", "clipped")
 ADAMS = ("torch", "keras")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # weight blocks per cell in PyTorch's RNN matrices
+
+
+@torch.no_grad()
+def keras_initialize(net: "RecurrentClassifier", whole_recurrent_matrix: bool) -> None:
+    """Keras' defaults for `net`: small uniform embeddings, Glorot kernels, orthogonal recurrent
+    weights, zero biases and, for the LSTM, a forget-gate bias of 1. PyTorch's own
+    (unit-normal embeddings, uniform ±1/√h everywhere) trains the Elman RNN worse.
+
+    Keras draws the recurrent kernel (h, gates·h) as one orthogonal matrix, so each gate's
+    block has singular values below 1 (`whole_recurrent_matrix`, `init=keras_exact`);
+    `init=keras` makes each gate's (h, h) block orthogonal on its own.
+    """
+    nn.init.uniform_(net.embedding.weight, -0.05, 0.05)
+    if net.embedding.padding_idx is not None:
+        net.embedding.weight[net.embedding.padding_idx].zero_()
+    for name, weight in net.rnn.named_parameters():
+        name = name.rsplit(".", 1)[-1]
+        if name.startswith("weight_ih"):
+            nn.init.xavier_uniform_(weight)
+        elif name.startswith("weight_hh"):
+            for block in [weight] if whole_recurrent_matrix else weight.chunk(GATES[net.cell]):
+                nn.init.orthogonal_(block)
+        else:
+            nn.init.zeros_(weight)
+            if net.cell == "lstm" and name.startswith("bias_ih"):
+                weight[net.hidden_size : 2 * net.hidden_size] = 1.0
+    layers = [net.head] + ([net.conv[0]] if net.conv is not None else [])
+    for layer in layers:
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+
+
+@torch.no_grad()
+def freeze_second_bias(rnn: nn.Module) -> None:
+    """Fix every `bias_hh` of `rnn` at zero, untrained: each gate keeps one bias (`bias_ih`), as in
+    Keras. Trained, the two vectors are two Adam-normalised steps on one sum: twice Keras' bias step."""
+    for name, weight in rnn.named_parameters():
+        if name.rsplit(".", 1)[-1].startswith("bias_hh"):
+            weight.zero_()
+            weight.requires_grad_(False)
 
 
 def binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> torch.Tensor:

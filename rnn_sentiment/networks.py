@@ -5,10 +5,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnn_sentiment.core.errors import UserInputError, check_choice
+from rnn_sentiment.keras_compat import GATES, freeze_second_bias, keras_initialize
+from rnn_sentiment.fast_padding import reads_padding_once, shared_padding_outputs
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("keras", "keras_exact", "torch")
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 POOLINGS = ("last", "max", "mean", "concat")
 
 
@@ -124,55 +125,17 @@ class RecurrentClassifier(nn.Module):
         outputs = 1 if num_classes == 2 else num_classes
         self.head = nn.Linear(hidden_size * self.directions * (3 if pooling == "concat" else 1), outputs)
         if init != "torch":
-            self.keras_init(whole_recurrent_matrix=init == "keras_exact")
+            keras_initialize(self, whole_recurrent_matrix=init == "keras_exact")
         if single_bias:
-            self.freeze_second_bias()
-
-    @torch.no_grad()
-    def keras_init(self, whole_recurrent_matrix: bool) -> None:
-        """Keras' defaults: small uniform embeddings, Glorot kernels, orthogonal recurrent
-        weights, zero biases and, for the LSTM, a forget-gate bias of 1. PyTorch's own
-        (unit-normal embeddings, uniform ±1/√h everywhere) trains the Elman RNN worse.
-
-        Keras draws the recurrent kernel (h, gates·h) as one orthogonal matrix, so each gate's
-        block has singular values below 1 (`whole_recurrent_matrix`, `init=keras_exact`);
-        `init=keras` makes each gate's (h, h) block orthogonal on its own.
-        """
-        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
-        if self.embedding.padding_idx is not None:
-            self.embedding.weight[self.embedding.padding_idx].zero_()
-        for name, weight in self.rnn.named_parameters():
-            name = name.rsplit(".", 1)[-1]
-            if name.startswith("weight_ih"):
-                nn.init.xavier_uniform_(weight)
-            elif name.startswith("weight_hh"):
-                for block in [weight] if whole_recurrent_matrix else weight.chunk(GATES[self.cell]):
-                    nn.init.orthogonal_(block)
-            else:
-                nn.init.zeros_(weight)
-                if self.cell == "lstm" and name.startswith("bias_ih"):
-                    weight[self.hidden_size : 2 * self.hidden_size] = 1.0
-        layers = [self.head] + ([self.conv[0]] if self.conv is not None else [])
-        for layer in layers:
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
-
-    @torch.no_grad()
-    def freeze_second_bias(self) -> None:
-        """Fix every `bias_hh` at zero, untrained: each gate keeps one bias (`bias_ih`), as in Keras.
-        Trained, the two vectors are two Adam-normalised steps on one sum: twice Keras' bias step."""
-        for name, weight in self.rnn.named_parameters():
-            if name.rsplit(".", 1)[-1].startswith("bias_hh"):
-                weight.zero_()
-                weight.requires_grad_(False)
+            freeze_second_bias(self.rnn)
 
     def extra_bias_parameters(self) -> int:
         """PyTorch's second bias vector per gate, which Keras' count does not have."""
         return GATES[self.cell] * self.hidden_size * self.num_layers * self.directions
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        if lengths is None and self.reads_padding_once():
-            outputs = self.skip_shared_padding(tokens)
+        if lengths is None and reads_padding_once(self):
+            outputs = shared_padding_outputs(self, tokens)
             if outputs is not None:
                 return self.head(self.dropout(self.pool(outputs, None))).squeeze(-1)
         x = self.embedding(tokens)
@@ -203,78 +166,6 @@ class RecurrentClassifier(nn.Module):
             outputs.append(output)
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
         return torch.cat(outputs, dim=1)
-
-    def reads_padding_once(self) -> bool:
-        """Whether `skip_shared_padding` is exact: one direction, no dropout on the embeddings or
-        between layers (which would give each row its own padding states) and no `bptt` windows
-        (which the padding pass would shift, and so where gradients stop)."""
-        dropout_between_layers = self.training and self.num_layers > 1 and self.rnn.dropout > 0
-        dropout_of_inputs = self.training and self.input_dropout > 0
-        return (self.fast_padding and self.directions == 1 and not dropout_between_layers and not dropout_of_inputs
-                and not self.bptt)
-
-    def skip_shared_padding(self, tokens: torch.Tensor) -> torch.Tensor | None:
-        """The RNN outputs of pre-padded `tokens` (batch, steps, hidden), with the padding
-        columns that every row shares run once for the whole batch: with `last` pooling only
-        the steps after them, otherwise the shared steps' outputs come first, as usual.
-
-        From the zero state, every row reads the same padding vector for the first columns,
-        so its state there is one vector that depends only on the weights. It is computed by
-        a batch-1 pass inside the autograd graph (gradients reach the weights and the padding
-        embedding), and the batch starts from it. For the Conv-LSTM the skipped columns are a
-        whole number of pooling windows, the batch's convolution starts a few windows earlier
-        (so it sees the real neighbours of its first kept column) and drops them, and pooling
-        groups the same absolute columns. Returns None when there is nothing to skip.
-        """
-        batch, steps = tokens.shape
-        real_columns = tokens.ne(0).any(0).nonzero()
-        shared = int(real_columns[0]) if len(real_columns) else steps  # leading all-padding columns
-        if self.conv is None:
-            skip = min(shared, steps - 1)  # read at least one column
-            if skip < 1:
-                return None
-            prefix = self.embedding(tokens.new_zeros(1, skip))
-            rest = self.embedding(tokens[:, skip:])
-        else:
-            window, kernel = self.pool_size, self.conv[0].kernel_size[0]
-            left = (kernel - 1) // 2  # padding="same" puts the odd one on the right
-            right = kernel - 1 - left
-            early = window * -(-left // window)  # whole windows covering the left border
-            # the prefix's last convolution must still see padding on its right
-            skip = min(window * ((shared - right) // window), window * (steps // window - 1))
-            if skip < max(early, window):
-                return None
-            prefix = self.conv_block(self.embedding(tokens.new_zeros(1, skip + right)))[:, : skip // window]
-            rest = self.conv_block(self.embedding(tokens[:, skip - early :]))[:, early // window :]
-        prefix_outputs, state = self.padding_pass(prefix)
-        widen = lambda part: part.expand(-1, batch, -1).contiguous()  # noqa: E731
-        outputs = self.run_rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))
-        if self.pooling == "last":
-            return outputs
-        return torch.cat([prefix_outputs.expand(batch, -1, -1), outputs], dim=1)
-
-    def padding_pass(self, prefix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, ...]]:
-        """The RNN from the zero state over the batch-1 `prefix` (1, steps, features): its outputs
-        (1, steps, hidden) and final state, as `self.rnn` returns them.
-
-        On the CPU, `nn.RNN` (the Elman cell, which has no fused kernel there) records several calls
-        per step, which at batch size 1 cost far more than the arithmetic; for it one `addmm` and one
-        `tanh` per step compute the same sums, about 3 times faster. LSTM and GRU keep their kernels.
-        """
-        if self.cell != "rnn" or prefix.device.type != "cpu":
-            return self.rnn(prefix)
-        x, finals = prefix[0], []
-        for layer in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(self.rnn, f"{name}_l{layer}")
-                                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            inputs = torch.addmm(b_ih + b_hh, x, w_ih.t())  # (steps, hidden), all steps at once
-            h, outputs = x.new_zeros(1, self.hidden_size), []
-            for step in inputs.split(1):
-                h = torch.tanh(torch.addmm(step, h, w_hh.t()))
-                outputs.append(h)
-            x = torch.cat(outputs)
-            finals.append(h)
-        return x.unsqueeze(0), torch.stack(finals)
 
     def conv_block(self, x: torch.Tensor) -> torch.Tensor:
         """Conv1d → ReLU → MaxPool1d over (batch, steps, channels), batch-first in and out."""

@@ -8,6 +8,7 @@ from rnn_sentiment.core.batching import Layout
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.keras_compat import binary_cross_entropy
 from rnn_sentiment.module import SentimentClassifier
+from rnn_sentiment.fast_padding import reads_padding_once, shared_padding_outputs
 from rnn_sentiment.networks import RecurrentClassifier
 
 MAX_LEN = 24
@@ -75,16 +76,16 @@ def test_fast_padding_gives_the_plain_logits_and_gradients(network, batch):
 def test_fast_padding_runs_the_batch_only_after_the_shared_padding(network, read):
     fast, _ = twins(network)
     # 11 padding columns shared by all rows; the Conv-LSTM skips an even 10 of them (5 pooled steps)
-    assert fast.skip_shared_padding(pre_padded([1, 0, 7, 13])).shape[1] == read
-    assert fast.skip_shared_padding(pre_padded([40, 1])) is None  # a full-length review: nothing to skip
+    assert shared_padding_outputs(fast, pre_padded([1, 0, 7, 13])).shape[1] == read
+    assert shared_padding_outputs(fast, pre_padded([40, 1])) is None  # a full-length review: nothing to skip
 
 
 def test_bidirectional_and_dropout_between_layers_fall_back_to_the_plain_path():
     bidirectional, _ = twins("lstm", bidirectional=True)
-    assert not bidirectional.reads_padding_once()
+    assert not reads_padding_once(bidirectional)
     stacked, _ = twins("two_layers", dropout=0.3)
-    assert not stacked.train().reads_padding_once()
-    assert stacked.eval().reads_padding_once()
+    assert not reads_padding_once(stacked.train())
+    assert reads_padding_once(stacked.eval())
 
 
 @pytest.mark.parametrize("network", ["elman", "lstm", "conv_lstm"])
