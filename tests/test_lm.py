@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from scipy.stats import chisquare
 
 from conftest import QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
@@ -137,11 +138,43 @@ def test_generate_errors_and_unknown_seed(lm_checkpoint):
     assert unknown.stdout.startswith("zebra ship")
 
 
-@pytest.mark.parametrize("top_k, top_p, expected", [(0, 1.0, [0.5, 0.3, 0.2]), (2, 1.0, [0.625, 0.375, 0.0]),
-                                                    (0, 0.6, [0.625, 0.375, 0.0])])
-def test_sampling_follows_the_truncated_distribution(top_k, top_p, expected):
-    logits = torch.log(torch.tensor([[0.0, 0.0, 0.5, 0.3, 0.2]])).repeat(20000, 1)
-    ids = pick_next(logits, 1.0, top_k, top_p, torch.Generator().manual_seed(0))
-    frequencies = torch.bincount(ids, minlength=5).float() / len(ids)
-    assert frequencies[:2].sum() == 0  # padding and unknown are never sampled
-    torch.testing.assert_close(frequencies[2:], torch.tensor(expected), atol=0.015, rtol=0)
+def truncated(probabilities: list[float], temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+    """The distribution sampling should follow, written out directly: p^(1/T) renormalised, then the
+    k likeliest kept, then the smallest head whose mass reaches top_p, each step renormalised."""
+    p = torch.tensor(probabilities, dtype=torch.float64) ** (1 / temperature)
+    p /= p.sum()
+    order = p.argsort(descending=True)
+    keep = torch.zeros_like(p, dtype=torch.bool)
+    mass = 0.0
+    for rank, word in enumerate(order.tolist()):
+        if (top_k and rank >= top_k) or mass >= top_p:
+            break
+        keep[word] = True
+        mass += float(p[word] / p[order[: top_k or len(p)]].sum())
+    p = p * keep
+    return p / p.sum()
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [
+    (1.0, 0, 1.0), (1.0, 2, 1.0), (1.0, 0, 0.6), (0.5, 0, 1.0), (2.0, 0, 1.0), (3.0, 0, 1.0),
+    (1.0, 3, 0.75),  # top-p measured after top-k: of 0.4, 0.3, 0.2 renormalised, two words reach 0.75
+    (2.0, 3, 0.6),
+])
+def test_sampling_follows_the_tempered_truncated_distribution(temperature, top_k, top_p):
+    probabilities = [0.4, 0.3, 0.2, 0.1]
+    expected = truncated(probabilities, temperature, top_k, top_p)
+    logits = torch.log(torch.tensor([[0.0, 0.0, *probabilities]])).repeat(40000, 1)
+    ids = pick_next(logits, temperature, top_k, top_p, torch.Generator().manual_seed(0))
+    counts = torch.bincount(ids, minlength=6).double()
+    assert counts[:2].sum() == 0  # padding and unknown are never sampled
+    observed, kept = counts[2:], expected > 0
+    assert observed[~kept].sum() == 0
+    test = chisquare(observed[kept].numpy(), (expected[kept] * len(ids)).numpy())
+    assert test.pvalue > 1e-3, (observed / len(ids), expected)
+
+
+def test_the_truncation_reference_itself():
+    torch.testing.assert_close(truncated([0.4, 0.3, 0.2, 0.1], 1.0, 3, 0.75),
+                               torch.tensor([4 / 7, 3 / 7, 0, 0], dtype=torch.float64))
+    torch.testing.assert_close(truncated([0.5, 0.5], 2.0, 0, 1.0), torch.tensor([0.5, 0.5], dtype=torch.float64))
+    torch.testing.assert_close(truncated([0.8, 0.2], 0.5, 0, 1.0), torch.tensor([16 / 17, 1 / 17], dtype=torch.float64))
