@@ -331,32 +331,46 @@ def test_unlabelled_rows_and_a_fold_without_folds(tmp_path):
         SentimentDataModule(path=str(tmp_path / "d"), fold=3)
 
 
-def test_explanations_are_gradient_times_input_of_the_predicted_log_probability():
+@pytest.mark.parametrize("num_classes", [2, 5])
+def test_explanations_are_gradient_times_input_of_the_explained_score(num_classes):
+    """Two classes: of the logit (the positive class's log-odds); more: of the predicted class's
+    log-probability. Each word's score is checked against a central difference of that score when the
+    word's embedding is scaled along itself (d score / d eps = gradient · embedding)."""
     from rnn_sentiment.explain import word_attributions
 
-    five = module(5).double().eval()
-    five.set_preprocessing({"tokenizer": _tokenizer_json(), "max_len": 7, "padding": "pre", "truncating": "pre",
-                            "batching": "fixed", "label_names": CLASSES, "task": "sentiment"})
+    net = module(num_classes).double().eval()
+    names = CLASSES[:num_classes] if num_classes > 2 else ["neg", "pos"]
+    net.set_preprocessing({"tokenizer": _tokenizer_json(), "max_len": 7, "padding": "pre", "truncating": "pre",
+                           "batching": "fixed", "label_names": names, "task": "sentiment"})
     text = "a b c d"
-    target, probability, scored = word_attributions(five, text)
-    tokens = torch.tensor([[0, 0, 0, *(five.tokenizer.token_ids(text.split()))]])
+    target, probability, scored = word_attributions(net, text)
+    tokens = torch.tensor([[0, 0, 0, *(net.tokenizer.token_ids(text.split()))]])
+
+    def explained(logits: torch.Tensor) -> torch.Tensor:
+        return logits if num_classes == 2 else torch.log_softmax(logits, dim=-1)[target]
 
     def score(scale_id: int | None = None, eps: float = 0.0) -> torch.Tensor:
         with torch.no_grad():
-            weight = five.net.embedding.weight
+            weight = net.net.embedding.weight
             saved = weight.clone()
             if scale_id is not None:
-                weight[scale_id] *= 1 + eps  # moves that word's vector along itself: d score / d eps = grad · x
-            value = torch.log_softmax(five(tokens)[0], dim=-1)[target]
+                weight[scale_id] *= 1 + eps  # moves that word's vector along itself
+            value = explained(net(tokens)[0])
             weight.copy_(saved)
         return value
 
-    assert target == int(five(tokens)[0].argmax()) and probability == pytest.approx(score().exp().item())
+    logits = net(tokens)[0]
+    if num_classes == 2:
+        assert target == 1 and probability == pytest.approx(torch.sigmoid(logits).item())
+    else:
+        assert target == int(logits.argmax()) and probability == pytest.approx(score().exp().item())
     assert [word for word, _ in scored] == text.split()
-    for (word, attribution), word_id in zip(scored, tokens[0, 3:].tolist()):
+    numeric = []
+    for word_id in tokens[0, 3:].tolist():
         eps = 1e-6
-        numeric = (score(word_id, eps) - score(word_id, -eps)) / (2 * eps)
-        assert attribution == pytest.approx(numeric.item(), rel=1e-4, abs=1e-9)
+        numeric.append(((score(word_id, eps) - score(word_id, -eps)) / (2 * eps)).item())
+    assert [attribution for _, attribution in scored] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
+    assert any(value > 0 for value in numeric) and any(value < 0 for value in numeric)  # both signs checked
 
 
 def test_nbsvm_predicts_the_class_ids_it_was_fitted_on():
