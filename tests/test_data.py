@@ -127,6 +127,29 @@ def test_second_setup_reads_the_cache(imdb_dir, monkeypatch):
         datamodule(imdb_dir, num_words=60)  # another vocabulary is another cache entry
 
 
+@pytest.mark.parametrize("edit", ["labels", "texts"])
+def test_a_data_file_edited_after_its_cache_was_built_is_read_again(tmp_path, edit):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame = sentiment_frame(200, seed=1)
+    frame.to_csv(folder / "train.csv", index=False)
+    sentiment_frame(60, seed=2).to_csv(folder / "test.csv", index=False)
+    before = datamodule(folder)
+    first_file = before.cache_file()
+    if edit == "labels":  # same size, same texts: only the cache key's modification time changes
+        frame.loc[:39, "label"] = 1
+    else:
+        frame["text"] = frame["text"].str.replace("great", "grand")
+    frame.to_csv(folder / "train.csv", index=False)
+    after = datamodule(folder)
+    assert first_file.exists() and first_file != after.cache_file()
+    assert [len(after.datasets[s]) for s in ("train", "val")] == [len(before.datasets[s]) for s in ("train", "val")]
+    vocabulary = set(json.loads(after.tokenizer.to_json())["model"]["vocab"])
+    assert ("grand" in vocabulary) == (edit == "texts")
+    positives = [sum(int(dm.datasets[s].labels.sum()) for s in ("train", "val")) for dm in (before, after)]
+    assert positives[1] == int(frame["label"].sum()) and (positives[0] != positives[1]) == (edit == "labels")
+
+
 def test_preprocessing_travels_as_json(imdb_dir):
     pre = datamodule(imdb_dir).preprocessing()
     assert json.loads(json.dumps(pre)) == pre

@@ -14,6 +14,7 @@ import torch
 
 from conftest import QUICK, QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule
+from rnn_sentiment.core import cache
 from rnn_sentiment.core.files import write_text_atomically
 from rnn_sentiment.data import SentimentDataModule
 
@@ -94,8 +95,19 @@ def flip_a_token_id(file: Path) -> None:
     file.write_bytes(bytes(data))
 
 
+def from_another_version(file: Path) -> None:
+    """A sound file (its checksum matches) of another cache format whose data differ: read as it is,
+    it would give wrong data silently."""
+    stored = torch.load(file, weights_only=True)
+    stored["state"]["train"]["flat"][:5] = 1
+    stored["format"] = cache.FORMAT - 1
+    stored["digest"] = cache.digest(cache._convert(stored["state"], torch.Tensor, torch.Tensor.numpy))
+    torch.save(stored, file)
+
+
 @pytest.mark.parametrize("damage, why", [
     (truncate, "it is truncated or corrupt"), (flip_a_token_id, "its contents do not match its checksum"),
+    (from_another_version, "it was written by another version of rnn-lightning"),
 ])
 def test_a_damaged_cache_file_is_detected_and_rebuilt_to_the_same_data(tmp_path, imdb_dir, capsys, damage, why):
     first = sentiment_data(imdb_dir, tmp_path / "cache")
