@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import signal
+from pathlib import Path
 
 from lightning import Callback
 
@@ -85,3 +86,14 @@ class KeepModule(Callback):
 
     def on_fit_end(self, trainer, pl_module):
         KeepModule.kept.append(copy.deepcopy(pl_module).cpu().eval())
+
+
+class RecordRank(Callback):
+    """Writes `rank<global rank>-of-<world size>-pid<process id>` into `folder` when training starts."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+
+    def on_train_start(self, trainer, pl_module):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"rank{trainer.global_rank}-of-{trainer.world_size}-pid{os.getpid()}").touch()

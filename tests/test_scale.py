@@ -1,6 +1,7 @@
 """Hydra composition, multirun sweeps, the Optuna sweeper and DDP on the CPU."""
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,10 @@ def test_multirun_writes_one_run_each_and_a_summary(tmp_path, imdb_dir):
         assert list((sweep / run / "tensorboard").glob("events.out.tfevents.*"))
     rows = list(csv.DictReader(open(sweep / "summary.csv")))
     assert [r["overrides"].split()[0] for r in rows] == ["data.batching=fixed", "data.batching=bucket"]
-    assert all(0 <= float(r["test/acc"]) <= 1 for r in rows)
+    for row in rows:  # each row holds its own run's final metrics
+        metrics = json.loads((sweep / row["run"] / "metrics.json").read_text())
+        assert float(row["test/acc"]) == pytest.approx(metrics["test/acc"], abs=1e-12)
+        assert metrics["overrides"][0] == row["overrides"].split()[0]
     assert (sweep / "summary.md").read_text().count("\n") == 4
     assert plot_sweep(sweep, [sweep / "0", sweep / "1"]).exists()
     assert plot_run(sweep / "1").name == "learning_curves.png"
@@ -67,8 +71,10 @@ def test_optuna_sweep_runs_two_trials(tmp_path, imdb_dir):
 @pytest.mark.slow
 def test_ddp_on_the_cpu_leaves_one_run(tmp_path, imdb_dir):
     outputs = tmp_path / "outputs"
+    ranks = tmp_path / "ranks"
     result = run_module("rnn_sentiment.train", "trainer=ddp_cpu", f"data.path={imdb_dir}",
-                        f"paths.log_dir={outputs}", *TINY, timeout=400)
+                        f"paths.log_dir={outputs}", *TINY, "+callbacks.ranks._target_=helpers.RecordRank",
+                        f"+callbacks.ranks.folder={ranks}", timeout=400)
     assert result.returncode == 0, result.stderr
     runs = [p.parent for p in outputs.rglob(".hydra")]
     assert len(runs) == 1, runs
@@ -76,7 +82,8 @@ def test_ddp_on_the_cpu_leaves_one_run(tmp_path, imdb_dir):
     assert len(list(outputs.rglob("metrics.json"))) == 1
     checkpoints = sorted(p.name for p in Path(run, "checkpoints").iterdir())
     assert checkpoints[-1] == "last.ckpt" and len(checkpoints) == 2
-    assert "world_size=2" in result.stderr or "distributed_backend=gloo" in result.stderr
+    trained = sorted(p.name.rsplit("-pid", 1) for p in ranks.iterdir())  # two processes, one per rank
+    assert [rank for rank, _ in trained] == ["rank0-of-2", "rank1-of-2"] and trained[0][1] != trained[1][1]
 
 
 @pytest.mark.slow

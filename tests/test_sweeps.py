@@ -30,7 +30,10 @@ def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, imdb_dir):
     assert [r["status"] for r in rows] == ["finished", "failed", "finished"]
     assert rows[1]["error"].startswith("training loss is nan at global step 2 (epoch 0); lower model.lr")
     assert "+callbacks.poison.step=2" in rows[1]["overrides"] and rows[1]["test/acc"] == ""
-    assert 0 <= float(rows[2]["test/acc"]) <= 1 and rows[2]["error"] == ""
+    assert rows[2]["error"] == ""
+    for row in (rows[0], rows[2]):
+        metrics = json.loads((sweep / row["run"] / "metrics.json").read_text())
+        assert float(row["test/acc"]) == pytest.approx(metrics["test/acc"], abs=1e-12)
     assert json.loads((sweep / "1" / "error.json").read_text())["type"] == "FloatingPointError"
     assert not (sweep / "1" / "metrics.json").exists()
     assert "| 1 | failed |" in (sweep / "summary.md").read_text()
@@ -86,3 +89,26 @@ def test_a_killed_search_resumes_with_the_same_command(tmp_path, imdb_dir):
     assert [t.state.name for t in stored_trials(sweep)] == ["COMPLETE", "RUNNING", "COMPLETE", "COMPLETE"]
     assert [r["status"] for r in summary_rows(sweep)] == ["finished", "unfinished", "finished", "finished"]
     assert [r["run"] for r in summary_rows(sweep)] == ["0", "1", "2", "3"]
+
+
+def test_a_killed_plain_multirun_keeps_the_rows_of_its_finished_jobs_and_continues_after_them(tmp_path, imdb_dir):
+    sweep = tmp_path / "sweep"
+    command = ["-m", "model=elman,lstm,conv_lstm", f"data.path={imdb_dir}", f"hydra.sweep.dir={sweep}", *TINY]
+    killed = run_module("rnn_sentiment.train", *command, "+callbacks.kill._target_=helpers.KillInJob",
+                        "+callbacks.kill.step=3", "+callbacks.kill.job=1")
+    assert killed.returncode == -9  # SIGKILL in the second job: the sweep process is gone
+    rows = summary_rows(sweep)
+    assert [(r["run"], r["status"]) for r in rows] == [("0", "finished")]  # written when job 0 ended
+    finished = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert float(rows[0]["test/acc"]) == pytest.approx(finished["test/acc"], abs=1e-12)
+
+    again = run_module("rnn_sentiment.train", *command)
+    assert again.returncode == 0, again.stderr
+    rows = summary_rows(sweep)
+    assert [(r["run"], r["status"], r["overrides"].split()[0]) for r in rows] == [
+        ("0", "finished", "model=elman"), ("1", "unfinished", "model=lstm"), ("2", "finished", "model=elman"),
+        ("3", "finished", "model=lstm"), ("4", "finished", "model=conv_lstm")]
+    assert float(rows[0]["test/acc"]) == pytest.approx(finished["test/acc"], abs=1e-12)  # the old row kept as it was
+    for row in rows[2:]:
+        metrics = json.loads((sweep / row["run"] / "metrics.json").read_text())
+        assert float(row["test/acc"]) == pytest.approx(metrics["test/acc"], abs=1e-12)
