@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from conftest import QUICK, compose_config, run_module
+from rnn_sentiment.core.plots import logged_scalars
 from rnn_sentiment.core.training import train
 from test_tensorboard import tags_by_plugin
 
@@ -19,8 +20,8 @@ def test_tensorboard_and_csv_together(tmp_path, imdb_dir):
     train(compose_config("train", tmp_path, [f"data.path={imdb_dir}", *WITH_LOGGER, "logger=[csv,tensorboard]"]))
     run = tmp_path / "run"
     rows = list(csv.DictReader(open(run / "csv" / "metrics.csv")))
-    val_acc = [float(r["val/acc"]) for r in rows if r.get("val/acc")]
-    assert len(val_acc) == 2 and all(0 <= a <= 1 for a in val_acc)
+    val_acc = {int(r["step"]): float(r["val/acc"]) for r in rows if r.get("val/acc")}
+    assert len(val_acc) == 2 and val_acc == pytest.approx(logged_scalars(run)["val/acc"], abs=1e-6)  # both loggers
     assert any(r.get("hp_metric") for r in rows) and (run / "csv" / "hparams.yaml").exists()
     tags = tags_by_plugin(run / "tensorboard")  # the TensorBoard extras find their logger second in line
     assert "test/pr_curve" in tags["pr_curves"] and "hp_metric" in tags["scalars"]
@@ -31,7 +32,9 @@ def test_csv_alone_skips_the_tensorboard_extras(tmp_path, imdb_dir):
     train(compose_config("train", tmp_path, [f"data.path={imdb_dir}", *WITH_LOGGER, "logger=csv"]))
     run = tmp_path / "run"
     assert (run / "csv" / "metrics.csv").exists() and not (run / "tensorboard").exists()
-    assert json.loads((run / "metrics.json").read_text())["test/acc"] >= 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    (logged,) = [float(r["test/acc"]) for r in csv.DictReader(open(run / "csv" / "metrics.csv")) if r.get("test/acc")]
+    assert logged == pytest.approx(metrics["test/acc"], abs=1e-6)
 
 
 @pytest.fixture
