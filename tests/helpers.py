@@ -6,6 +6,7 @@ import os
 import signal
 from pathlib import Path
 
+import torch
 from lightning import Callback
 
 
@@ -97,3 +98,25 @@ class RecordRank(Callback):
     def on_train_start(self, trainer, pl_module):
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"rank{trainer.global_rank}-of-{trainer.world_size}-pid{os.getpid()}").touch()
+
+
+class RecordGradientNorms(Callback):
+    """Records, at every optimizer step, the gradients' total norm before and after Lightning's clipping,
+    in `RecordGradientNorms.norms` as (before, after) pairs."""
+
+    norms: list = []
+
+    def on_train_start(self, trainer, pl_module):
+        RecordGradientNorms.norms = []
+        clip = pl_module.configure_gradient_clipping
+
+        def total_norm() -> float:
+            grads = [p.grad.detach().float() for p in pl_module.parameters() if p.grad is not None]
+            return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+        def recorded(optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+            before = total_norm()
+            clip(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            RecordGradientNorms.norms.append((before, total_norm()))
+
+        pl_module.configure_gradient_clipping = recorded

@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import QUICK_TRAINING, ROOT, compose_config
+from helpers import RecordGradientNorms
 from rnn_sentiment.core.training import train
 
 FROM_OTHER_GROUPS = {"self", "logger", "callbacks"}
@@ -41,14 +42,19 @@ def test_any_trainer_argument_can_be_set_without_a_plus(tmp_path):
 
 
 @pytest.mark.parametrize("config", ["train", "lm"])
-def test_mixed_precision_with_gradient_clipping_trains(config, tmp_path, imdb_dir, moby_file):
+def test_mixed_precision_with_gradient_clipping_bounds_the_gradient_norm(config, tmp_path, imdb_dir, moby_file):
     # a fused Adam would be refused here: Lightning does not clip an optimizer that unscales its own gradients
     data = imdb_dir if config == "train" else moby_file
     cfg = compose_config(config, tmp_path, [
         f"data.path={data}", f"paths.cache_dir={tmp_path / 'cache'}", "data.batch_size=16", "model.net.hidden_size=8",
         "model.net.embed_dim=8", *QUICK_TRAINING, "trainer.max_epochs=1", "trainer.precision=bf16-mixed",
         "trainer.gradient_clip_val=0.25", "~logger", "test=false",
+        "+callbacks.grads._target_=helpers.RecordGradientNorms", "model.lr=0.05",
     ])
     train(cfg)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert math.isfinite(metrics["val/loss"])
+    norms = RecordGradientNorms.norms
+    assert len(norms) >= 5 and any(before > 0.25 for before, _ in norms)  # clipping had work to do
+    for before, after in norms:
+        assert after == pytest.approx(min(before, 0.25), rel=1e-3)
