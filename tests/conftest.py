@@ -88,3 +88,22 @@ def lm_checkpoint(tmp_path_factory):
 
     train(cfg)
     return tmp_path / "run"
+
+
+def predicted_rows(stdout: str) -> list[tuple[float, str, str]]:
+    """(probability, label, text) of each row of predict's printed table."""
+    header, *rows = stdout.strip().splitlines()
+    assert header.split("\t") in (["p_positive", "label", "text"], ["p", "label", "text"]), header
+    return [(float(p), label, text) for p, label, text in (row.split("\t") for row in rows)]
+
+
+def checkpoint_prediction(ckpt_path: Path, text: str) -> tuple[float, str]:
+    """p_positive and the class name the checkpoint gives `text`, computed in this process through
+    `explain`'s own batch (not predict's reader and batches)."""
+    from rnn_sentiment.core.checkpoints import load_module
+    from rnn_sentiment.explain import word_attributions
+    from rnn_sentiment.module import SentimentClassifier
+
+    module = load_module(str(ckpt_path), SentimentClassifier, "sentiment")
+    _, probability, _ = word_attributions(module, text)
+    return probability, module.preprocessing["label_names"][int(probability >= 0.5)]

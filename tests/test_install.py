@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, checkpoint_prediction, predicted_rows
 
 pytestmark = pytest.mark.slow
 
@@ -115,7 +115,9 @@ def test_the_wheel_trains_a_sweep_and_predicts_from_an_empty_directory(wheel_ven
     checkpoint = sweep / "0" / "checkpoints" / "last.ckpt"
     predicted = run(wheel_venv, "rnn-predict", f"ckpt_path={checkpoint}", "text='A superb film, really.'",
                     cwd=anywhere).stdout
-    assert re.search(r"\b(0\.\d+|1\.0+)\b", predicted), predicted  # a probability
+    (row,) = predicted_rows(predicted)
+    probability, label = checkpoint_prediction(checkpoint, "A superb film, really.")
+    assert row == (pytest.approx(probability, abs=5e-5), label, "A superb film, really.")
 
 
 def test_the_wheel_trains_a_language_model_and_generates(wheel_venv, tmp_path, moby_file):

@@ -6,7 +6,8 @@ import lightning as L
 import pandas as pd
 import pytest
 import torch
-from conftest import QUICK, QUICK_TRAINING, ROOT, compose_config, run_module, sentiment_frame
+from conftest import (QUICK, QUICK_TRAINING, ROOT, checkpoint_prediction, compose_config, predicted_rows, run_module,
+                      sentiment_frame)
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -136,16 +137,19 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
     assert stage1.returncode == 0, stage1.stderr[-2000:]
     stage2 = run_module("rnn_sentiment.train", "experiment=imdb_pretrained", f"data.path={data / 'imdb'}",
                         f"model.encoder_ckpt={tmp_path / 'lm' / 'checkpoints' / 'last.ckpt'}",
-                        f"hydra.run.dir={tmp_path / 'cls'}", *tiny)
+                        f"hydra.run.dir={tmp_path / 'cls'}", *tiny, "model.lr=0.02", "trainer.max_epochs=3")
     assert stage2.returncode == 0, stage2.stderr[-2000:]
-    assert json.loads((tmp_path / "cls" / "metrics.json").read_text())["test/acc"] > 0
+    metrics = json.loads((tmp_path / "cls" / "metrics.json").read_text())
+    assert metrics["test/acc"] > 0.75  # the tiny data's cue words are learnt
     saved = OmegaConf.load(tmp_path / "cls" / ".hydra" / "config.yaml")  # what trained, not the preset's sizes
     assert (saved.model.net.num_layers, saved.data.tokenizer_from) == (2, saved.model.encoder_ckpt)
     # the classifier's checkpoint predicts alone, without the language model's file
     (tmp_path / "lm" / "checkpoints" / "last.ckpt").unlink()
-    predicted = run_module("rnn_sentiment.predict", f"ckpt_path={tmp_path / 'cls' / 'checkpoints' / 'last.ckpt'}",
-                           'text="a wonderful film"')
+    classifier = tmp_path / "cls" / "checkpoints" / "last.ckpt"
+    predicted = run_module("rnn_sentiment.predict", f"ckpt_path={classifier}", 'text="a wonderful film"')
     assert predicted.returncode == 0, predicted.stderr[-2000:]
+    probability, label = checkpoint_prediction(classifier, "a wonderful film")
+    assert predicted_rows(predicted.stdout) == [(pytest.approx(probability, abs=5e-5), label, "a wonderful film")]
 
 
 class ChangedPerEpoch(L.Callback):
