@@ -1,5 +1,6 @@
-"""Malformed language-model inputs end in a working DataModule or a one-line error naming the file,
-never another exception or a hang (property-based, with hypothesis)."""
+"""Fuzzed language-model inputs (property-based, with hypothesis): well-formed ones load and their ids
+are exactly their non-blank lines' (or cells') words in order; malformed ones end in the one-line error
+for what is wrong, naming the file; never another exception or a hang."""
 
 import csv
 import json
@@ -15,7 +16,7 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from lm.data import LanguageModelDataModule
+from lm.data import SPLITS, LanguageModelDataModule
 from rnn_sentiment.core.errors import UserInputError
 
 pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
@@ -73,8 +74,8 @@ def time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-def set_up_or_refuse(path: Path, named: list[Path], **options) -> None:
-    """Set up the DataModule on `path`: it works, or it raises a one-line error naming one of `named`."""
+def set_up(path: Path, **options) -> LanguageModelDataModule | str:
+    """The DataModule set up on `path`, or the one-line message of the `UserInputError` it refused with."""
     with tempfile.TemporaryDirectory() as cache, time_limit(SECONDS_PER_CASE):
         dm = LanguageModelDataModule(path=str(path), cache_dir=cache, **options)
         try:
@@ -82,16 +83,54 @@ def set_up_or_refuse(path: Path, named: list[Path], **options) -> None:
         except UserInputError as error:
             message = str(error)
             assert "\n" not in message, message
-            assert any(str(file) in message for file in named), message
             event("refused: " + message.split(": ", 1)[-1][:60])
-            return
-        for split in ("train", "val", "test"):
+            return message
+        for split in SPLITS:
             ids = dm.ids[split]
             assert ids.dtype == torch.int32 and len(ids) > options.get("seq_len", 1)
             assert 0 < int(ids.min()) and int(ids.max()) < dm.vocab_size <= options.get("num_words", 10001)
         batch = next(iter(dm.train_dataloader()))
         assert batch["tokens"].shape == batch["targets"].shape
         event("set up")
+        return dm
+
+
+def is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def ids_of(dm: LanguageModelDataModule, texts: list[str]) -> torch.Tensor:
+    """The ids `dm`'s tokenizer gives the non-blank `texts`, one after another."""
+    flat, _ = dm.tokenizer.encode_ragged([text for text in texts if text.strip()])
+    return torch.as_tensor(flat, dtype=torch.int32)
+
+
+def lines_of(content: bytes) -> list[str]:
+    """A UTF-8 file's lines, split as Python splits lines, a leading byte-order mark dropped."""
+    return content.decode("utf-8-sig").splitlines()
+
+
+def all_ids(dm: LanguageModelDataModule) -> torch.Tensor:
+    return torch.cat([dm.ids[split] for split in SPLITS])
+
+
+TOO_SHORT = "fewer than data.seq_len+1"  # the one refusal of well-formed text: a slice without enough words
+
+
+def check_text_file(file: Path, content: bytes, options: dict) -> None:
+    """UTF-8 text loads, its splits one after another holding exactly its lines' ids, unless a slice is
+    too short; anything else is refused as not UTF-8, naming the file."""
+    result = set_up(file, **options)
+    if isinstance(result, str):
+        assert str(file) in result, result
+        assert (TOO_SHORT if is_utf8(content) else "not valid UTF-8") in result, result
+    else:
+        assert is_utf8(content)
+        assert torch.equal(all_ids(result), ids_of(result, lines_of(content)))
 
 
 @given(FILE_BYTES, OPTIONS)
@@ -100,7 +139,25 @@ def test_fuzzed_text_files(content, options):
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "book.txt"
         file.write_bytes(content)
-        set_up_or_refuse(file, [file], **options)
+        check_text_file(file, content, options)
+
+
+WELL_FORMED = st.builds(
+    lambda lines, newline, bom: (("\ufeff" if bom else "") + newline.join(lines)).encode(),
+    st.lists(st.one_of(*[SENTENCES] * 5, st.lists(ODD, max_size=3).map(" ".join)), min_size=60, max_size=120),
+    st.sampled_from(["\n", "\r\n", "\r"]), st.booleans(),
+)
+
+
+@given(WELL_FORMED, st.integers(1, 5), st.sampled_from([(0.6, 0.2, 0.2), (0.34, 0.33, 0.33)]))
+@settings(FUZZ, max_examples=60)
+def test_well_formed_text_files_always_load_exactly(content, seq_len, fractions):
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "book.txt"
+        file.write_bytes(content)
+        dm = set_up(file, num_words=30, seq_len=seq_len, split_fractions=fractions)
+        assert not isinstance(dm, str), dm
+        assert torch.equal(all_ids(dm), ids_of(dm, lines_of(content)))
 
 
 SPLIT_NAMES = st.sampled_from([
@@ -115,7 +172,17 @@ def test_fuzzed_split_files(contents, names):
         files = [Path(folder) / name for name in names]
         for file, content in zip(files, contents):
             file.write_bytes(content)
-        set_up_or_refuse(Path(folder), files, num_words=30)
+        result = set_up(Path(folder), num_words=30)
+        if isinstance(result, str):
+            # a file read before a file that is not UTF-8 may be refused first as too short
+            named = [file for file in files if str(file) in result]
+            assert len(named) == 1, result
+            valid = is_utf8(contents[files.index(named[0])])
+            assert (TOO_SHORT if valid else "not valid UTF-8") in result, result
+        else:  # each split is its own file, whole
+            assert all(map(is_utf8, contents))
+            for split, content in zip(SPLITS, contents):
+                assert torch.equal(result.ids[split], ids_of(result, lines_of(content))), split
 
 
 # a table cell: `...` leaves the key out of a JSON line
@@ -157,6 +224,7 @@ def write_parquet(file: Path, rows: list, broken: bool) -> None:
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "parquet": write_parquet}
+BROKEN = {"jsonl": "is not valid JSON", "csv": "not valid UTF-8", "parquet": "cannot be read as parquet"}
 
 
 @given(st.sampled_from(sorted(WRITERS)), COLUMNS, st.sampled_from([False, False, False, True]),
@@ -167,5 +235,19 @@ def test_fuzzed_tables(extension, rows, broken, column, seq_len):
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / f"book.{extension}"
         WRITERS[extension](file, rows, broken)
-        set_up_or_refuse(file, [file], num_words=30, seq_len=seq_len, text_column=column,
-                         split_fractions=(0.6, 0.2, 0.2))
+        result = set_up(file, num_words=30, seq_len=seq_len, text_column=column, split_fractions=(0.6, 0.2, 0.2))
+        texts_only = all(cell is None or cell is ... or isinstance(cell, str) for cell in rows)
+        if isinstance(result, str):
+            assert str(file) in result, result
+            if broken:
+                assert BROKEN[extension] in result, result
+            elif not rows:
+                assert "is empty (no rows)" in result, result
+            elif column != "text":
+                assert "body" in result, result  # the missing column is named
+            elif texts_only and any(isinstance(c, str) and c.strip() for c in rows):
+                assert TOO_SHORT in result, result
+        else:
+            assert column == "text" and not broken
+            if texts_only:  # the non-blank cells, in order
+                assert torch.equal(all_ids(result), ids_of(result, [c for c in rows if isinstance(c, str)]))

@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 import datasets
 import numpy as np
+import pyarrow.parquet as pq
 
 from rnn_sentiment.core.errors import UserInputError
 
@@ -108,6 +109,14 @@ def _json_rows(file: Path) -> list[dict]:
     return rows
 
 
+def _parquet_rows(file: Path) -> int | None:
+    """The rows a parquet file's footer declares; None when it cannot be read (loading it names why)."""
+    try:
+        return pq.ParquetFile(file).metadata.num_rows
+    except Exception:
+        return None
+
+
 def _load_file(file: Path) -> datasets.Dataset:
     builder = FORMATS.get(file.suffix.lower())
     if builder is None:
@@ -117,11 +126,12 @@ def _load_file(file: Path) -> datasets.Dataset:
     if builder == "csv":
         _check_utf8(file)
     rows = _json_rows(file) if builder == "json" else None
-    if rows == []:
+    if rows == [] or (builder == "parquet" and _parquet_rows(file) == 0):
         raise UserInputError(f"{file}: the training split is empty (no rows); give a file with reviews")
     try:
-        if rows is not None:
-            return datasets.Dataset.from_list(rows)
+        if rows is not None:  # every key of any row is a column (from_list keeps the first row's keys only)
+            columns = dict.fromkeys(key for row in rows for key in row)
+            return datasets.Dataset.from_dict({key: [row.get(key) for row in rows] for key in columns})
         return datasets.load_dataset(builder, data_files=str(file), split="train")
     except ValueError as error:  # before reading a row
         if "no data" in str(error):
