@@ -1,5 +1,7 @@
 """Where the language model's text comes from: split files, tables, the Hub, one text cut into slices."""
 
+import json
+
 import datasets
 import numpy as np
 import pandas as pd
@@ -80,6 +82,15 @@ def test_tables_with_a_text_column_skip_empty_rows(tmp_path, extension):
     file = tmp_path / f"book.{extension}"
     {"parquet": frame.to_parquet, "csv": lambda f: frame.to_csv(f, index=False),
      "jsonl": lambda f: frame.to_json(f, orient="records", lines=True)}[extension](file)
+    dm = lm_data(file, text_column="body", split_fractions=[0.8, 0.1, 0.1])
+    text = " ".join(words(dm, split) for split in ("train", "val", "test"))
+    assert text == " ".join(["the ship sailed the whale swam call me ishmael"] * 20)
+
+
+def test_json_lines_whose_first_rows_lack_the_text_key_keep_the_column(tmp_path):
+    file = tmp_path / "book.jsonl"
+    file.write_text("\n".join(['{"id": 0}', '{"id": 1, "body": null}',
+                               *(json.dumps({"id": i + 2, "body": row}) for i, row in enumerate(ROWS))]) + "\n")
     dm = lm_data(file, text_column="body", split_fractions=[0.8, 0.1, 0.1])
     text = " ".join(words(dm, split) for split in ("train", "val", "test"))
     assert text == " ".join(["the ship sailed the whale swam call me ishmael"] * 20)
