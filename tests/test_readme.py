@@ -18,10 +18,14 @@ root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.
   command that ends in `pytest` must be a line of `.ci/run`, which is what CI runs.
 - Entry points: `python -m <module>` for a module of the package with `@hydra.main`, or its console
   script (pyproject's [project.scripts]), optionally behind `srun` or `torchrun [options] -m`.
-  * Composed only (`--cfg job` appended; run in the test's own process, which takes milliseconds
-    where a new Python with torch takes seconds): trainings (`*.train`, which take minutes to hours on the
-    real data or the Hub's), cluster launches (`srun`, `torchrun`, `hydra/launcher=slurm`,
-    `trainer=gpu|ddp|multinode`). A multirun (`-m`) is composed once per job of its sweep.
+  * Trainings (`*.train`, which take minutes to hours on the real data): composed (`--cfg job`
+    appended, in the test's own process), then everything the job trains with is built from that
+    config on the tiny data: the DataModule set up, the LightningModule, the Trainer (the fit is tested
+    per network and task elsewhere). A multirun (`-m`) is checked once per job of its sweep (jobs that
+    differ only in `seed=` are built once); `encoder_ckpt` gets the test's language model; a
+    `data.path` table the sandbox lacks (a user's own file) is written with the columns the command
+    names. Composed only: data that needs the network (the Hub's, Project Gutenberg's Moby Dick) and
+    cluster launches (`srun`, `torchrun`, `hydra/launcher=slurm`, `trainer=gpu|ddp|multinode`).
   * Run as written when it already asks Hydra only to show something (`--cfg`, `--help`,
     `--hydra-help`, `--info`).
   * Everything else (predict, generate, plot, baselines, …) runs for real, with placeholders filled
@@ -51,12 +55,16 @@ from unittest.mock import patch
 
 import pandas as pd
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import instantiate
 
 from conftest import ROOT, sentiment_frame
+from rnn_sentiment.core.training import instantiate_config
+from rnn_sentiment.encoder import with_encoder_settings
 from test_classes import class_label_dataset, class_rows
 
 PLACEHOLDER = "@PLACEHOLDER@"
@@ -154,7 +162,9 @@ class Sandbox:
         sentiment_frame(320, seed=1).to_parquet(data / "imdb" / "train.parquet")
         sentiment_frame(120, seed=2).to_parquet(data / "imdb" / "test.parquet")
         (data / "imdb_unsup").mkdir()
-        sentiment_frame(100, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
+        unlabelled = sentiment_frame(100, seed=3)[["text"]]  # with 12,000 more words: enough for imdb_lm's
+        unlabelled["text"] += [" " + " ".join(f"w{row}x{n}" for n in range(120)) for row in range(100)]  # cutoffs
+        unlabelled.to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
         (data / "moby_dick.txt").write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam!"] * 300))
         for name, classes, splits in (("sst5", 5, ("train", "validation", "test")), ("sst2", 2, ("train", "validation", "test")),
                                       ("trec", 6, ("train", "test")), ("mr", 2, ("train",))):
@@ -188,6 +198,20 @@ class Sandbox:
             return self.cwd / "outputs/sentiment/multirun/tiny"
         self.shell(f"{python} -m rnn_sentiment.train {tiny} hydra.run.dir=outputs/sentiment/runs/tiny")
         return self.cwd / "outputs/sentiment/runs/tiny"
+
+    def write_table(self, path: str, arguments: list[str]) -> None:
+        """A labelled table at a `data.path` the sandbox lacks (a user's own file), with the columns
+        that `data.text_column` (one or a list) and `data.label_column` name."""
+        file = self.cwd / path
+        if file.exists() or not file.suffix:
+            return
+        options = dict(a.split("=", 1) for a in arguments if a.startswith("data.") and "=" in a)
+        texts = options.get("data.text_column", "text").strip("[]").split(",")
+        frame = sentiment_frame(200, seed=4)
+        table = pd.DataFrame({column: frame["text"] for column in texts})
+        table[options.get("data.label_column", "label")] = frame["label"].map({0: "neg", 1: "pos"})
+        {".csv": lambda: table.to_csv(file, index=False), ".parquet": lambda: table.to_parquet(file),
+         ".jsonl": lambda: table.to_json(file, orient="records", lines=True)}[file.suffix]()
 
     def write_input(self, name: str, column: str, id_column: str | None = None) -> None:
         path = self.cwd / name
@@ -333,6 +357,9 @@ def test_readme_command(line, command, sandbox):
 def assert_works(argv: list[str], sandbox: Sandbox) -> None:
     if argv[:2] == ["python", "-m"] and argv[-2:] == ["--cfg", "job"]:
         show_job_config(argv[2], argv[3:])
+        arguments = argv[3:-2]
+        if argv[2].endswith(".train") and not any(CLUSTER_OVERRIDES.match(a) for a in arguments):
+            build_for_training(argv[2], arguments, sandbox)
         return
     if argv[:2] == ["python", str(ROOT / argv[1])] and argv[1].endswith(".py"):
         options = [a.split("=")[0] for a in argv[2:] if a.startswith("--")]
@@ -348,6 +375,46 @@ def assert_works(argv: list[str], sandbox: Sandbox) -> None:
         assert "No event files found" not in sandbox.shell(shell_line(argv)).stdout
         return
     sandbox.shell(shell_line(argv))
+
+
+BUILT: set[tuple[str, ...]] = set()  # jobs this process has built already
+
+
+def build_for_training(module: str, arguments: list[str], sandbox: Sandbox) -> None:
+    """What one training job trains with, built from its composed config on the sandbox's data: the
+    DataModule set up (vocabulary, classes, splits), the LightningModule and the Trainer. The fit itself
+    (minutes to hours on the real data) is tested per network and task elsewhere."""
+    job = []
+    for argument in (a for a in arguments if not a.startswith("seed=")):  # seeds build the same objects
+        key, _, value = argument.partition("=")
+        if key.startswith(("hydra.", "hydra/")):
+            continue  # where and how Hydra runs the job, not what it trains
+        if key.lstrip("+").endswith("encoder_ckpt"):  # a stage-1 run the README trains first
+            argument = f"{key}={sandbox.run_dir('lm') / 'checkpoints' / 'last.ckpt'}"
+        elif key == "data.path" and value != "null":
+            sandbox.write_table(value, arguments)
+        job.append(argument)
+    if (module, *job) in BUILT:
+        return
+    BUILT.add((module, *job))
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("lm" if module.startswith("lm.") else "train",
+                      overrides=[*job, f"paths.output_dir={sandbox.cwd / 'outputs' / 'built'}"])
+    GlobalHydra.instance().clear()
+    if cfg.data.get("path") is None:  # the Hub's IMDB, or Moby Dick from Project Gutenberg: needs the network
+        return
+    previous = os.getcwd()
+    os.chdir(sandbox.cwd)  # the commands' relative paths (../shared/data/…) start there
+    try:
+        if module == "rnn_sentiment.train":  # as its main() does before training
+            with_encoder_settings(cfg, job)
+        datamodule = instantiate_config(cfg.data)
+        datamodule.setup("fit")
+        network = instantiate_config(cfg.model, **datamodule.network_arguments())
+        network.set_preprocessing(datamodule.preprocessing())
+        instantiate(cfg.trainer, logger=False, enable_checkpointing=False)
+    finally:
+        os.chdir(previous)
 
 
 def show_job_config(module: str, arguments: list[str]) -> None:
