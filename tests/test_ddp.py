@@ -3,6 +3,7 @@ validation and test metrics, PR curve and confusion matrix equal the single-proc
 
 import json
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, QUICK_TRAINING, compose_c
 from evaluate_checkpoint import evaluate
 from lm.data import Streams, Windows
 from rnn_sentiment.core.batching import BatchIndexSampler
+from rnn_sentiment.core.distributed import gather_uneven
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.training import instantiate_config, train
 
@@ -146,3 +148,48 @@ def test_language_model_perplexity_under_ddp_equals_one_process(tmp_path, lm_run
     metrics = evaluate_with_one_and_two_processes(tmp_path, "lm", lm_run / "run" / "checkpoints" / "last.ckpt",
                                                   options)
     assert {"val/loss", "val/ppl", "test/loss", "test/ppl"} <= metrics.keys()
+
+
+class SimulatedRank:
+    """A module on one of `world` ranks run as threads: `all_gather` is a real collective among the
+    threads (each deposits its tensor, all wait, each gets them stacked in rank order) and, like
+    Lightning's, needs the same shape on every rank."""
+
+    def __init__(self, rank: int, world: int, shared: dict):
+        self.rank, self.shared = rank, shared
+        self.trainer = type("Trainer", (), {"world_size": world})()
+
+    def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        barrier, slots = self.shared["barrier"], self.shared["slots"]
+        slots[self.rank] = tensor.clone()
+        barrier.wait()
+        stacked = list(slots)
+        barrier.wait()  # every rank has read before the next call overwrites a slot
+        assert len({t.shape for t in stacked}) == 1, [t.shape for t in stacked]
+        return torch.stack(stacked)
+
+
+@pytest.mark.parametrize("sizes, trailing", [([3, 0, 2], ()), ([1, 4], (5,)), ([0, 0, 2, 1], (2, 3))])
+def test_gather_uneven_concatenates_every_ranks_values_in_rank_order(sizes, trailing):
+    world = len(sizes)
+    values = [torch.arange(size * int(np.prod(trailing)), dtype=torch.float32).reshape(size, *trailing) + 100 * rank
+              + 1 for rank, size in enumerate(sizes)]  # no zeros: padding left in would show
+    shared = {"barrier": threading.Barrier(world), "slots": [None] * world}
+    results = [None] * world
+
+    def run(rank: int) -> None:
+        results[rank] = gather_uneven(SimulatedRank(rank, world, shared), values[rank])
+
+    threads = [threading.Thread(target=run, args=(rank,)) for rank in range(world)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    expected = torch.cat(values)
+    for result in results:
+        assert result is not None and torch.equal(result, expected)
+
+
+def test_gather_uneven_on_one_process_returns_the_values_themselves():
+    values = torch.randn(4, 2)
+    assert gather_uneven(SimulatedRank(0, 1, {}), values) is values
