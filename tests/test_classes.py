@@ -254,6 +254,10 @@ def test_cross_entropy_for_more_classes_and_keras_clipped_form():
     p = torch.softmax(logits, dim=-1)
     expected = -(p[0, 2].log() + torch.tensor(1e-7).log()) / 2
     torch.testing.assert_close(categorical_cross_entropy(logits, labels, "clipped"), expected)
+    # and from above: a certain right answer still costs -log(1 - 1e-7), not 0
+    certain = categorical_cross_entropy(torch.tensor([[60.0, 0.0, 0.0]]), torch.tensor([0]), "clipped")
+    torch.testing.assert_close(certain, -torch.tensor(1 - 1e-7).log())
+    assert certain > 0
 
 
 def test_training_step_of_more_classes_is_cross_entropy_and_updates_per_class_metrics():

@@ -114,6 +114,19 @@ def test_sampler_splits_batches_across_ranks(monkeypatch):
     assert list(sampler) != batches
 
 
+def test_a_loaders_saved_position_resumes_in_a_new_loader_after_the_batches_drawn(imdb_dir):
+    first = datamodule(imdb_dir).train_dataloader()
+    first.sampler.set_epoch(3)
+    iterator = iter(first)
+    drawn = [next(iterator)["labels"].tolist() for _ in range(5)]
+    state = first.state_dict()
+    assert state == {"epoch": 3, "drawn": 5}
+    rest = [batch["labels"].tolist() for batch in iterator]
+    second = datamodule(imdb_dir).train_dataloader()
+    second.load_state_dict(state)
+    assert [batch["labels"].tolist() for batch in second] == rest and len(drawn) + len(rest) == len(second)
+
+
 def test_second_setup_reads_the_cache(imdb_dir, monkeypatch):
     datamodule(imdb_dir)
 

@@ -7,7 +7,7 @@ from scipy.stats import chisquare
 from conftest import QUICK_TRAINING, compose_config, run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
-from lm.sampling import generate, pick_next
+from lm.sampling import check_sampling_options, generate, pick_next
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.training import train
@@ -136,6 +136,22 @@ def test_generate_errors_and_unknown_seed(lm_checkpoint):
     assert unknown.returncode == 0
     assert "not in the vocabulary, read as unknown: zebra" in unknown.stderr
     assert unknown.stdout.startswith("zebra ship")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"n_words": -1}, "n_words=-1 must be 0 or more"),
+    ({"temperature": -0.5}, "temperature=-0.5 must be 0 (greedy) or more"),
+    ({"top_k": -1}, "top_k=-1 must be 0 (off) or more"),
+    ({"top_p": 0.0}, "top_p=0.0 must lie in (0, 1]; 1 turns it off"),
+    ({"top_p": 1.5}, "top_p=1.5 must lie in (0, 1]; 1 turns it off"),
+    ({"num_samples": 0}, "num_samples=0 must be at least 1"),
+])
+def test_sampling_options_out_of_range_are_named(options, message):
+    valid = {"n_words": 0, "temperature": 0.0, "top_k": 0, "top_p": 1.0, "num_samples": 1}  # the edges that pass
+    check_sampling_options(**valid)
+    with pytest.raises(UserInputError) as error:
+        check_sampling_options(**{**valid, **options})
+    assert str(error.value) == message
 
 
 def truncated(probabilities: list[float], temperature: float, top_k: int, top_p: float) -> torch.Tensor:

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from rnn_sentiment.core.errors import UserInputError
-from rnn_sentiment.core.text import WordTokenizer, pad_ragged, pad_sequences
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.text import PAD_ID, UNK_ID, WordTokenizer, pad_ragged, pad_sequences
 
 
 def test_keras_rules_lowercase_br_and_punctuation():
@@ -74,3 +75,23 @@ def test_bad_max_len(max_len):
 def test_bad_side():
     with pytest.raises(UserInputError, match="use pre or post"):
         pad_sequences(SEQS, 3, padding="middle")
+
+
+def test_pad_sequences_defaults_to_keras_pre_padding_and_pre_truncation_as_int32():
+    padded = pad_sequences(SEQS, 3)
+    assert padded.tolist() == [[0, 1, 2], [1, 2, 3], [3, 4, 5], [0, 0, 0]] and padded.dtype == torch.int32
+
+
+def test_words_outside_the_vocabulary_get_the_unknown_id():
+    tokenizer = WordTokenizer.fit(["the whale the ship"], num_words=10)
+    ids = tokenizer.token_ids(["the", "zebra", "ship"])
+    assert ids[1] == UNK_ID and ids[0] not in (PAD_ID, UNK_ID) and ids[2] not in (PAD_ID, UNK_ID, ids[0])
+
+
+def test_a_bucketed_batch_of_empty_texts_is_one_column_wide():
+    layout = Layout(5, padding="post", truncating="pre", batching="bucket")
+    matrix, kept = layout.matrix(np.zeros(0, dtype=np.int32), np.array([0, 0]))
+    batch = layout.batch(matrix, kept, torch.tensor([0, 1]))
+    assert batch["tokens"].tolist() == [[0], [0]] and batch["lengths"].tolist() == [0, 0]
+    matrix, kept = layout.matrix(np.array([4, 5, 6], dtype=np.int32), np.array([1, 2]))
+    assert layout.batch(matrix, kept, torch.tensor([0, 1]))["tokens"].tolist() == [[4, 0], [5, 6]]
