@@ -1,5 +1,5 @@
-"""Lightning callbacks of the package: epoch timing, a hard stop on a non-finite loss, and a
-checkpoint-and-exit on the preemption signals of clusters."""
+"""Lightning callbacks of the package: epoch timing, plain progress lines, a hard stop on a
+non-finite loss, and a checkpoint-and-exit on the preemption signals of clusters."""
 
 import math
 import signal
@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rnn_sentiment.core.files import partial_path
+from rnn_sentiment.core.run_log import RUN, interactive, say
 
 
 class EpochTimer(Callback):
@@ -60,6 +61,53 @@ class EpochTimer(Callback):
         self.seconds = list(state_dict["seconds"])
         self.epoch_so_far, self.epoch = state_dict["epoch_so_far"], state_dict["epoch"]
         self._start = None
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+class PlainProgress(Callback):
+    """Plain progress lines for output nobody watches live (a file, `nohup`, SLURM, CI): every
+    `every_seconds` of training, `epoch E step S/T: R steps/s, eta H:MM:SS, loss L`, and after each
+    validation its metrics. On a terminal (where Lightning's bar shows progress) they go to the run's
+    log file only."""
+
+    def __init__(self, every_seconds: float = 60.0):
+        self.every_seconds = every_seconds
+        self._last = None  # (time, global step) of the last line
+
+    def _emit(self, message: str) -> None:
+        if interactive():
+            RUN.info(message)
+        else:
+            say(message)
+
+    def on_train_start(self, trainer, pl_module):
+        self._last = (time.monotonic(), trainer.global_step)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        now, step = time.monotonic(), trainer.global_step
+        then, before = self._last
+        if now - then < self.every_seconds or step == before:
+            return
+        rate = (step - before) / (now - then)
+        total = trainer.estimated_stepping_batches
+        left = f", eta {_clock((total - step) / rate)}" if math.isfinite(total) and rate > 0 else ""
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        shown = f", loss {float(loss):.4f}" if loss is not None else ""
+        of = f"/{int(total)}" if math.isfinite(total) else ""
+        self._emit(f"epoch {trainer.current_epoch} step {step}{of}: {rate:.2f} steps/s{left}{shown}")
+        self._last = (now, step)
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/") and v.numel() == 1}
+        shown = " ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()))
+        self._emit(f"validation at epoch {trainer.current_epoch} step {trainer.global_step}: {shown}")
 
 
 class StopOnNonFiniteLoss(Callback):

@@ -12,7 +12,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -22,6 +22,7 @@ from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.hydra_ddp import one_job_of_the_sweep
+from rnn_sentiment.core.run_log import RUN, interactive, run_log, say
 
 
 class _DropAdverts(logging.Filter):
@@ -33,6 +34,7 @@ def quiet_known_noise() -> None:
     """Silence messages that say nothing about the run: adverts, library deprecations,
     and torchmetrics' note on sanity-check batches that hold one class only."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
+    logging.getLogger("datasets").setLevel(logging.WARNING)  # "TensorFlow version … available" where it is installed
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message="No (positive|negative) samples in targets")
 
@@ -130,10 +132,10 @@ def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) 
         for logger in trainer.loggers:
             logger.log_metrics({"hp_metric": metrics[headline]}, step=trainer.global_step)
             logger.save()
-    print(f"\nrun directory: {output_dir}")
+    say(f"\nrun directory: {output_dir}")
     for key, value in metrics.items():
         if isinstance(value, float):
-            print(f"  {key:24s} {value:.4f}")
+            say(f"  {key:24s} {value:.4f}")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
@@ -155,12 +157,19 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
 
 
 def train(cfg: DictConfig) -> float | None:
-    """Fit, test, write `metrics.json`; returns `cfg.optimized_metric` for sweepers."""
+    """Fit, test, write `metrics.json`; returns `cfg.optimized_metric` for sweepers. The run's
+    `train.log` records it (`core/run_log.py`)."""
+    output_dir = Path(cfg.paths.output_dir)
+    with run_log(output_dir):
+        RUN.info("overrides: %s", " ".join(_overrides()) or "(none)")
+        return _train(cfg, output_dir)
+
+
+def _train(cfg: DictConfig, output_dir: Path) -> float | None:
     quiet_known_noise()
     torch.set_float32_matmul_precision("high")
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
 
     datamodule = instantiate_config(cfg.data)
@@ -174,8 +183,12 @@ def train(cfg: DictConfig) -> float | None:
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
     if not loggers:  # nothing to monitor the learning rate into
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    bars = {}
+    if not interactive():  # a bar redrawn in a file shows only at the end: PlainProgress prints lines instead
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        bars = {"enable_progress_bar": False}
     with one_job_of_the_sweep(), finishing_wandb_run(loggers):
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **bars)
         _log_hyperparams(trainer, _flat_hparams(cfg))
 
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -187,6 +200,9 @@ def train(cfg: DictConfig) -> float | None:
             metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
         if cfg.get("test"):
             use_best = cfg.test_ckpt == "best" and checkpoint is not None and checkpoint.best_model_path
+            if cfg.test_ckpt == "best" and not use_best:
+                say(f"note: test_ckpt=best, but no checkpoint was chosen on {cfg.get('monitor')} (no validation "
+                    "ran, or no checkpoint callback monitors it); testing the final weights", error=True)
             trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path if use_best else None,
                          weights_only=True)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")})
