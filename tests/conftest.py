@@ -57,13 +57,14 @@ def compose_config(name: str, tmp_path: Path, overrides: list[str]):
         )
 
 
-def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 300, warnings: bool = False,
+               preexec_fn=None) -> subprocess.CompletedProcess:
     # tests/ on the path lets a run load the tests' helper callbacks (tests/helpers.py)
     python_path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": python_path}
+    env = {**os.environ, "PYTHONPATH": python_path, **({} if warnings else {"PYTHONWARNINGS": "ignore"})}
     return subprocess.run(
         [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env,
-        timeout=timeout,
+        timeout=timeout, preexec_fn=preexec_fn,
     )
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.files import open_atomically
 
 ENTRY_POINTS = {"sentiment": "python -m rnn_sentiment.predict", "lm": "python -m lm.generate"}
 
@@ -44,6 +46,24 @@ def load_plain(path: Path, option: str = "ckpt_path") -> Any:
             f"{option}={path}: cannot be read as a checkpoint ({type(error).__name__}); "
             "the file is truncated or corrupt: use another one, e.g. checkpoints/last.ckpt of the run"
         ) from None
+
+
+class DurableCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, writing through `open_atomically`: a temporary file beside the
+    checkpoint, fsynced, then renamed over it. A kill, a crash or a full disk mid-write leaves the
+    previous file whole; a write that fails is one line naming the file."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("storage_options are not supported by DurableCheckpointIO")
+        try:
+            with open_atomically(Path(path), binary=True) as file:
+                torch.save(checkpoint, file)
+        except OSError as error:
+            raise UserInputError(
+                f"cannot write the checkpoint {path}: {error.strerror or error}; free space there or give the run "
+                "another directory (hydra.run.dir=…, paths.log_dir=…); the checkpoints written before are intact"
+            ) from None
 
 
 def existing_checkpoint(ckpt_path: str, option: str = "ckpt_path") -> Path:

@@ -1,5 +1,6 @@
 """The one exception type for bad input, and how entry points report it."""
 
+import errno
 import logging
 import sys
 from functools import wraps
@@ -42,6 +43,30 @@ def record_failure(message: str, error: BaseException) -> None:
     write_json_atomically(Path(hydra_cfg.runtime.output_dir) / FAILURE_FILE, failure)
 
 
+def _to_run_log(message: str, error: BaseException | None = None) -> None:
+    """`message` (with `error`'s traceback) in the job's log file that Hydra opened (`train.log`),
+    and not on the console again: a run directory whose start or run failed says why."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            exc_info = (type(error), error, error.__traceback__) if error is not None else None
+            handler.handle(logging.LogRecord("rnn_sentiment.run", logging.ERROR, __file__, 0, message, None, exc_info))
+
+
+WRITE_FAILURES = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file too large",
+                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+
+
+def as_user_error(error: BaseException) -> BaseException:
+    """A full disk, a quota, a file-size limit or an unwritable directory as a `UserInputError` naming
+    the file; any other error as it is."""
+    if isinstance(error, OSError) and error.errno in WRITE_FAILURES:
+        return UserInputError(
+            f"cannot write {error.filename or 'a file of the run'}: {WRITE_FAILURES[error.errno]}; free space there "
+            "or give the run another directory (hydra.run.dir=…, paths.log_dir=…); files written before are intact"
+        )
+    return error
+
+
 def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
@@ -57,7 +82,8 @@ def exit_on_user_error(main):
     def wrapper(*args, **kwargs):
         try:
             return main(*args, **kwargs)
-        except Exception as error:
+        except Exception as raised:
+            error = as_user_error(raised)
             expected = isinstance(error, (UserInputError, FloatingPointError))
             if _in_multirun():
                 job = Path(HydraConfig.get().runtime.output_dir).name  # its directory in the sweep
@@ -68,8 +94,11 @@ def exit_on_user_error(main):
                 log.error(f"error: {error}")
                 raise SweepJobFailed(f"error: job {job} failed: {error}") from error
             if not expected:
+                _to_run_log(f"the run stopped: {_one_line(error)}", error)
                 raise
             print(f"error: {error}", file=sys.stderr)
+            if error is raised:  # after a failed write the log file may not take a line either
+                _to_run_log(f"error: {error}")
             sys.exit(2 if isinstance(error, UserInputError) else 3)
 
     return wrapper

@@ -15,8 +15,6 @@ from pathlib import Path
 
 from lightning.pytorch.utilities import rank_zero_only
 
-from rnn_sentiment.core.errors import UserInputError
-
 LOG_FILE = "train.log"
 RUN = logging.getLogger("rnn_sentiment.run")  # what `say` prints, for the log file only
 RUN.propagate = False
@@ -46,7 +44,8 @@ def _hydra_file_handler(file: Path) -> logging.FileHandler | None:
 @contextmanager
 def run_log(output_dir: Path):
     """While it lasts, the package's run lines, Lightning's log records and warnings also go to
-    `output_dir/train.log` (rank 0 only); an exception that ends the run is written there too."""
+    `output_dir/train.log` (rank 0 only). The error that ends a run is written there by the entry
+    point (`errors.exit_on_user_error`), which also sees the errors raised before training starts."""
     if rank_zero_only.rank != 0:
         yield
         return
@@ -69,12 +68,6 @@ def run_log(output_dir: Path):
     warnings.showwarning = show_and_log
     try:
         yield
-    except (UserInputError, FloatingPointError) as error:
-        RUN.error(f"error: {error}")
-        raise
-    except BaseException as error:
-        RUN.error(f"the run stopped: {type(error).__name__}: {error}", exc_info=not isinstance(error, KeyboardInterrupt))
-        raise
     finally:
         warnings.showwarning = show
         for logger in loggers:

@@ -14,14 +14,16 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.core.callbacks import EpochTimer
-from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
+from rnn_sentiment.core.checkpoints import DamagedFileError, DurableCheckpointIO, existing_checkpoint, load_plain
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.hydra_ddp import one_job_of_the_sweep
+from rnn_sentiment.core.run_lock import run_dir_lock
 from rnn_sentiment.core.run_log import RUN, interactive, run_log, say
 
 
@@ -139,28 +141,37 @@ def _report(output_dir: Path, metrics: dict, trainer: L.Trainer, headline: str) 
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """`last`: the newest checkpoint of this run directory (epoch end or periodic). An unsafe or
-    unreadable file is refused here, before the run starts, with nothing in it run."""
+    """`last`: the newest readable checkpoint of this run directory (epoch end or periodic); a newer
+    one that cannot be read (cut short by a kill, say) is passed over with a note. An unsafe file is
+    refused here, before the run starts, with nothing in it run."""
     if ckpt_path is None:
         return None
-    if ckpt_path == "last":
-        saved = sorted((output_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
-        if not saved:
-            raise UserInputError(
-                f"ckpt_path=last: no checkpoint in {output_dir / 'checkpoints'}; resume in the run's directory "
-                "with hydra.run.dir=<run directory> ckpt_path=last"
-            )
-        ckpt_path = str(saved[-1])
-    path = existing_checkpoint(ckpt_path)
-    load_plain(path)
-    return str(path)
+    if ckpt_path != "last":
+        path = existing_checkpoint(ckpt_path)
+        load_plain(path)
+        return str(path)
+    saved = sorted((output_dir / "checkpoints").glob("*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not saved:
+        raise UserInputError(
+            f"ckpt_path=last: no checkpoint in {output_dir / 'checkpoints'}; resume in the run's directory "
+            "with hydra.run.dir=<run directory> ckpt_path=last"
+        )
+    for path in saved:
+        try:
+            load_plain(path)
+        except DamagedFileError:
+            say(f"note: ckpt_path=last: {path} cannot be read (truncated or corrupt); passing over it", error=True)
+            continue
+        return str(path)
+    raise UserInputError(f"ckpt_path=last: no checkpoint in {output_dir / 'checkpoints'} can be read; start afresh")
 
 
 def train(cfg: DictConfig) -> float | None:
     """Fit, test, write `metrics.json`; returns `cfg.optimized_metric` for sweepers. The run's
-    `train.log` records it (`core/run_log.py`)."""
+    `train.log` records it (`core/run_log.py`); no other process may use its directory meanwhile
+    (`core/run_lock.py`)."""
     output_dir = Path(cfg.paths.output_dir)
-    with run_log(output_dir):
+    with run_dir_lock(output_dir), run_log(output_dir):
         RUN.info("overrides: %s", " ".join(_overrides()) or "(none)")
         return _train(cfg, output_dir)
 
@@ -188,7 +199,12 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
         bars = {"enable_progress_bar": False}
     with one_job_of_the_sweep(), finishing_wandb_run(loggers):
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **bars)
+        given = instantiate(cfg.trainer.get("plugins")) or []
+        plugins = list(given) if isinstance(given, (list, tuple)) else [given]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            plugins.append(DurableCheckpointIO())
+        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
+                                         **bars)
         _log_hyperparams(trainer, _flat_hparams(cfg))
 
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
