@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from rnn_sentiment.core.configs import CONFIG_PATH
+from rnn_sentiment.core.configs import CONFIG_PATH, check_task
 from rnn_sentiment.core.errors import exit_on_user_error
 from rnn_sentiment.core.training import train
 
@@ -12,6 +12,7 @@ from rnn_sentiment.core.training import train
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Train the language model as `cfg` (`conf/lm.yaml` and overrides) says."""
+    check_task(cfg, "lm.module.LanguageModel", "python -m lm.train")
     return train(cfg)
 
 

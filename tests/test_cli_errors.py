@@ -52,3 +52,27 @@ def test_earlier_outputs_are_not_overwritten_by_a_failed_run(tmp_path):
     result = run_module("rnn_sentiment.train", f"data.path={tmp_path / 'missing'}", f"hydra.run.dir={run_dir}")
     assert result.returncode == 2
     assert (run_dir / "metrics.json").read_text() == '{"test/acc": 0.9}'
+
+
+@pytest.mark.parametrize("module, overrides, message", [
+    ("rnn_sentiment.train", ["model=word_lstm"], "error: model=word_lstm composes a LanguageModel, which python -m "
+     "rnn_sentiment.train does not train; give it model=bilstm|conv_lstm|elman|lstm (or an experiment of its own)"),
+    ("lm.train", ["model=lstm"], "error: model=lstm composes a SentimentClassifier, which python -m lm.train does not "
+     "train; give it model=word_lstm (or an experiment of its own)"),
+    ("lm.train", ["experiment=tutorial"], "error: data.max_len is not an option of lm.data.LanguageModelDataModule; "
+     "remove it (a preset of the other entry point, experiment=… say, may have set it)"),
+])
+def test_a_preset_of_the_other_entry_point_is_one_line(tmp_path, imdb_dir, module, overrides, message):
+    result = run_module(module, f"data.path={imdb_dir}", *overrides, f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1] == message, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("option, message", [
+    ("temperature=abc", "temperature='abc' must be a number"), ("n_words=abc", "n_words='abc' must be a whole number"),
+    ("n_words=2.5", "n_words=2.5 must be a whole number"), ("top_k=abc", "top_k='abc' must be a whole number"),
+    ("top_p=abc", "top_p='abc' must be a number"), ("num_samples=abc", "num_samples='abc' must be a whole number"),
+    ("seed=abc", "seed='abc' must be a whole number"), ("temperature=nan", "temperature=nan must be a number"),
+])
+def test_generate_options_of_the_wrong_type_are_one_line(tmp_path, option, message):
+    result = run_module("lm.generate", f"ckpt_path={tmp_path / 'none.ckpt'}", option)
+    assert result.returncode == 2 and result.stderr.strip() == f"error: {message}", result.stderr[-2000:]

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import re
 import warnings
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -51,6 +52,13 @@ def instantiate_config(config, **kwargs):
             cause = cause.__cause__
         if cause is not None:
             raise cause from None
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unknown:
+            raise UserInputError(
+                f"{config._get_full_key(None) or 'the config'}.{unknown.group(1)} is not an option of "
+                f"{config.get('_target_')}; remove it (a preset of the other entry point, experiment=… say, may "
+                "have set it)"
+            ) from None
         raise
 
 
