@@ -1,6 +1,7 @@
 """The classifiers' DataModule: labelled texts of any number of classes split into train/val/test
 (or into cross-validation folds), tokenized, cached, padded."""
 
+import re
 import sys
 
 import numpy as np
@@ -71,6 +72,7 @@ class SentimentDataModule(TextDataModule):
         text_column: str | list[str] = "text",
         label_column: str = "label",
         empty_texts: str = "skip",
+        class_names: list[str] | None = None,
         num_words: int = 5000,
         max_len: int = 500,
         padding: str = "pre",
@@ -109,6 +111,7 @@ class SentimentDataModule(TextDataModule):
         self.text_column = sources.text_columns(text_column)
         self.label_column = label_column
         self.empty_texts = empty_texts
+        self.class_names = None if class_names is None else [str(name) for name in class_names]
         self.folds, self.fold = folds, fold
         self.eval_batch_size = eval_batch_size or batch_size
         self.val_fraction = val_fraction
@@ -232,7 +235,7 @@ class SentimentDataModule(TextDataModule):
 
     def load(self, state: dict) -> None:
         """The `train`, `val` and `test` datasets, padded as `layout` says, and the label names."""
-        self.label_names = state["label_names"]
+        self.label_names = self._named(state["label_names"])
         for note in state.get("notes", []):
             rank_zero_only(print)(note, file=sys.stderr)
         self.datasets = {
@@ -240,6 +243,19 @@ class SentimentDataModule(TextDataModule):
             for name, part in state.items()
             if name in ("train", "val", "test")
         }
+
+    def _named(self, found: list[str]) -> list[str]:
+        """`class_names` in place of numeric labels (IMDB's 0 and 1 are neg and pos); classes the data
+        names itself (a ClassLabel's names, words) keep their names."""
+        numeric = all(re.fullmatch(r"-?\d+(\.\d+)?", name) for name in found)
+        if self.class_names is None or not numeric:
+            return found
+        if len(self.class_names) != len(found):
+            raise UserInputError(
+                f"data.class_names={self.class_names} names {len(self.class_names)} classes, but the data's labels are "
+                f"{', '.join(found)}; give one name per label in that order, or data.class_names=null"
+            )
+        return list(self.class_names)
 
     @property
     def num_classes(self) -> int:

@@ -86,7 +86,8 @@ def print_table(shown: list[Prediction], total: int, output: Path | None) -> Non
     for result in shown:
         snippet = " ".join(result.text.split())
         snippet = f"{snippet[:100]}{'…' if len(snippet) > 100 else ''}" or f"[{result.note}]"
-        print(f"{result.confidence:.4f}\t{result.label}\t{snippet}")
+        shown_p = "" if result.confidence is None else f"{result.confidence:.4f}"
+        print(f"{shown_p}\t{result.label}\t{snippet}")
     if total > len(shown):
         where = f"in {output}" if output else "not shown; write them all with output=scores.csv (or .jsonl)"
         print(f"… {total - len(shown):,} more rows {where}", file=sys.stderr)

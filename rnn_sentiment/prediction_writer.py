@@ -12,8 +12,9 @@ OUTPUT_FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 
 class Prediction(NamedTuple):
     """One output row. `probabilities`: the second class's alone for two classes, every class's for
-    more. `note`: `empty` (no words: the network read only padding), `missing` (no cell, or null),
-    `not a string` (a non-text cell, read as its text), or empty."""
+    more; None each, with an empty `label`, for a row without words (nothing to classify). `note`:
+    `empty` (no words), `missing` (no cell, or null), `not a string` (a non-text cell, read as its
+    text), or empty."""
 
     key: object
     text: str
@@ -22,9 +23,11 @@ class Prediction(NamedTuple):
     note: str
 
     @property
-    def confidence(self) -> float:
+    def confidence(self) -> float | None:
         """The probability shown beside the label: the second class's for two classes (`p_positive`),
-        the predicted class's for more."""
+        the predicted class's for more; None for a row without words."""
+        if self.probabilities[0] is None:
+            return None
         return self.probabilities[0] if len(self.probabilities) == 1 else max(self.probabilities)
 
 
@@ -74,11 +77,14 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(self, trainer, pl_module, prediction: torch.Tensor, batch_indices, batch: dict,
                            batch_idx: int, dataloader_idx: int = 0) -> None:
         meta = batch["rows"]
+        blank = (None,) * len(probability_columns(self.label_names))
         for row, words, p in zip(meta.rows, meta.words, prediction.tolist()):
-            note = row.note or ("" if words else "empty")
             p = [p] if isinstance(p, float) else p
-            self._waiting[row.position] = Prediction(row.key, row.text, predicted_label(p, self.label_names),
-                                                     tuple(p), note)
+            if words:
+                result = Prediction(row.key, row.text, predicted_label(p, self.label_names), tuple(p), row.note)
+            else:  # only padding was read: no class
+                result = Prediction(row.key, row.text, "", blank, row.note or "empty")
+            self._waiting[row.position] = result
         while self.count in self._waiting:
             self._emit(self._waiting.pop(self.count))
 
@@ -91,7 +97,7 @@ class PredictionWriter(BasePredictionWriter):
         if self.stream is None:
             return
         values = ([result.key] + ([result.text] if self.with_text else []) + [result.label]
-                  + [round(p, 6) for p in result.probabilities] + [result.note])
+                  + [None if p is None else round(p, 6) for p in result.probabilities] + [result.note])
         if self._csv is not None:
             self._csv.writerow(values)
         else:

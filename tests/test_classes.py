@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from conftest import NOISE
+from conftest import NOISE, sentiment_frame
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.keras_compat import categorical_cross_entropy
@@ -386,3 +386,17 @@ def test_nbsvm_predicts_the_class_ids_it_was_fitted_on():
         features = linear_baselines.ngram_vectorizer(max_n=1).fit_transform(rows)
         model = linear_baselines.NBSVM(C=1.0).fit(features, np.array(labels, dtype=np.float32))
         assert model.predict(features).tolist() == labels
+
+
+def test_numeric_labels_take_the_class_names_given_and_named_classes_keep_theirs(tmp_path):
+    frame = sentiment_frame(120, seed=5)  # labels 0 and 1, as IMDB's parquet files hold them
+    (tmp_path / "imdb").mkdir()
+    frame.to_parquet(tmp_path / "imdb" / "train.parquet")
+    assert datamodule(tmp_path / "imdb", class_names=["neg", "pos"]).label_names == ["neg", "pos"]
+    assert datamodule(tmp_path / "imdb").label_names == ["0", "1"]
+    write_train_test(tmp_path / "named", class_rows(60, 3), class_rows(20, 4))  # a ClassLabel's own names
+    assert datamodule(tmp_path / "named", class_names=["neg", "pos"]).label_names == CLASSES
+    with pytest.raises(UserInputError) as error:
+        datamodule(tmp_path / "imdb", class_names=["bad", "meh", "good"])
+    assert str(error.value) == ("data.class_names=['bad', 'meh', 'good'] names 3 classes, but the data's labels are "
+                                "0, 1; give one name per label in that order, or data.class_names=null")

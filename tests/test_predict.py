@@ -65,12 +65,16 @@ def test_every_input_line_gets_one_output_row_in_order(checkpoint, module, tmp_p
     assert [r["row"] for r in rows] == [str(i) for i in range(len(lines))]
     assert [r["text"] for r in rows] == lines
     expected = module.predict_proba(lines).tolist()
-    assert [float(r["p_positive"]) for r in rows] == pytest.approx(expected, abs=1e-5)
-    assert [r["label"] for r in rows] == [module.preprocessing["label_names"][p >= 0.5] for p in expected]
+    words = [bool(module.tokenizer.words(line)) for line in lines]
+    assert [float(r["p_positive"]) for r, w in zip(rows, words) if w] == pytest.approx(
+        [p for p, w in zip(expected, words) if w], abs=1e-5)
+    names = module.preprocessing["label_names"]
+    assert [r["label"] for r in rows] == [names[p >= 0.5] if w else "" for p, w in zip(expected, words)]
+    assert [(r["p_positive"], r["label"]) for r, w in zip(rows, words) if not w] == [("", "")] * 3  # no class
     assert [r["note"] for r in rows] == ["", "empty", "empty", "", "empty", ""]
     table = result.stdout.splitlines()
     assert table[0] == "p_positive\tlabel\ttext" and len(table) == 1 + len(lines)
-    assert table[2].endswith("\t[empty]") and table[5].endswith("\t!!!")
+    assert table[2] == "\t\t[empty]" and table[5] == "\t\t!!!"
 
 
 def test_table_from_standard_input_with_an_id_column_to_json_lines(checkpoint, tmp_path):
@@ -85,6 +89,7 @@ def test_table_from_standard_input_with_an_id_column_to_json_lines(checkpoint, t
     rows = [json.loads(line) for line in (tmp_path / "scores.jsonl").read_text().splitlines()]
     assert [list(r) for r in rows] == [["review_id", "label", "p_positive", "note"]] * 4
     assert [(r["review_id"], r["note"]) for r in rows] == [("r1", ""), ("r2", "empty"), ("r3", "missing"), ("r4", "")]
+    assert [(r["label"], r["p_positive"]) for r in rows[1:3]] == [("", None), ("", None)]  # nothing to classify
     assert "4 rows in" in result.stderr and "1 empty, 1 missing" in result.stderr
 
 
@@ -205,7 +210,8 @@ def run_fuzzed(module, folder, name: str, data: bytes, **options) -> list[dict] 
         return message
     rows = [json.loads(line) for line in output.read_text(encoding="utf-8").split("\n")[:-1]]
     assert writer.count == len(rows)
-    assert all(0 <= r["p_positive"] <= 1 and r["note"] in ("", "empty", "missing", "not a string") for r in rows)
+    assert all(r["note"] in ("", "empty", "missing", "not a string") for r in rows)
+    assert all(0 <= r["p_positive"] <= 1 if r["label"] else r["p_positive"] is None for r in rows)
     return rows
 
 
