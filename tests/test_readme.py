@@ -37,6 +37,7 @@ root, beside a `shared/data/` of tiny files: `imdb/`, `imdb_unsup/`, `moby_dick.
 - `python benchmarks/<script>.py …`: too long to run; every `--option` given must be one the
   script's `--help` lists.
 - `echo` and `printf` feed pipes as written.
+- `mutmut run|results|show …` (hours): `mutmut --help` must run, with pyproject's `[tool.mutmut]`.
 Any other form fails the test: add a rule here rather than skipping a command.
 """
 
@@ -321,6 +322,9 @@ def checked(argv: list[str], sandbox: Sandbox) -> list[list[str]]:
         return [["python", str(ROOT / argv[1]), *argv[2:]]]
     if argv[0] in ("echo", "printf"):
         return [argv]
+    if argv[0] == "mutmut" and argv[1:2] in (["run"], ["results"], ["show"]):
+        return [["mutmut", "--help"]]  # a mutation run takes hours: the tool must be there, configured
+
     if argv[0] == "cat" and len(argv) == 2:
         sandbox.write_input(argv[1], "text")
         return [argv]
@@ -365,6 +369,12 @@ def assert_works(argv: list[str], sandbox: Sandbox) -> None:
         options = [a.split("=")[0] for a in argv[2:] if a.startswith("--")]
         shown = sandbox.shell(shell_line(argv[:2] + ["--help"])).stdout
         assert all(re.search(rf"{re.escape(o)}\b", shown) for o in options), (options, shown)
+        return
+    if argv[0] == "mutmut":  # from the repository root, where [tool.mutmut] configures it
+        assert "[tool.mutmut]" in (ROOT / "pyproject.toml").read_text()
+        shown = subprocess.run([str(Path(sys.executable).parent / "mutmut"), *argv[1:]], cwd=ROOT, capture_output=True,
+                               text=True, timeout=120)
+        assert shown.returncode == 0 and "run" in shown.stdout, shown.stderr[-2000:]
         return
     if argv[0] == "tensorboard":
         logdir = Path(argv[argv.index("--logdir") + 1])
@@ -433,7 +443,7 @@ def show_job_config(module: str, arguments: list[str]) -> None:
 
 
 def test_ci_runs_exactly_the_readmes_test_command():
-    test_commands = [command for _, command in readme_commands()
+    test_commands = [command for _, command in page_commands(ROOT / "README.md")  # the set-up command
                      if any(s and s[0] == "pytest" for s in simple_commands(command)[0])]
     assert len(test_commands) == 1, test_commands
     assert test_commands[0] in (ROOT / ".ci" / "run").read_text().splitlines()
