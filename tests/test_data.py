@@ -114,7 +114,16 @@ def test_sampler_splits_batches_across_ranks(monkeypatch):
     assert list(sampler) != batches
 
 
+def test_one_process_draws_every_row_once_an_epoch():
+    lengths = torch.randint(1, 30, (53,))
+    for shuffle, even_shards in ((True, True), (False, False)):
+        sampler = BatchIndexSampler(lengths, batch_size=8, shuffle=shuffle, by_length=True, even_shards=even_shards)
+        rows = [row for batch in sampler for row in batch]
+        assert sorted(rows) == list(range(53)) and len(sampler) == 7
+
+
 def test_a_loaders_saved_position_resumes_in_a_new_loader_after_the_batches_drawn(imdb_dir):
+    assert datamodule(imdb_dir).train_dataloader().state_dict() == {"epoch": 0, "drawn": 0}  # before any batch
     first = datamodule(imdb_dir).train_dataloader()
     first.sampler.set_epoch(3)
     iterator = iter(first)
