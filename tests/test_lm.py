@@ -189,6 +189,24 @@ def test_sampling_follows_the_tempered_truncated_distribution(temperature, top_k
     assert test.pvalue > 1e-3, (observed / len(ids), expected)
 
 
+def test_one_row_at_a_time_follows_the_same_distribution_and_its_seed():
+    """Generation samples one row per call (batch 1): the truncation and the inverse CDF must not mix up
+    the batch and vocabulary axes, and a seeded generator must decide the draws."""
+    probabilities = [0.4, 0.3, 0.2, 0.1]
+    logits = torch.log(torch.tensor([[0.0, 0.0, *probabilities]]))
+
+    def draws(seed: int, n: int = 3000) -> list[int]:
+        generator = torch.Generator().manual_seed(seed)
+        return [int(pick_next(logits, 1.0, 3, 1.0, generator)) for _ in range(n)]
+
+    first = draws(0)
+    assert first == draws(0) and first != draws(1)
+    counts = torch.bincount(torch.tensor(first), minlength=6).double()
+    expected = truncated(probabilities, 1.0, 3, 1.0)
+    assert counts[:2].sum() == 0 and counts[5] == 0
+    assert chisquare(counts[2:5].numpy(), (expected[:3] * len(first)).numpy()).pvalue > 1e-3
+
+
 def test_the_truncation_reference_itself():
     torch.testing.assert_close(truncated([0.4, 0.3, 0.2, 0.1], 1.0, 3, 0.75),
                                torch.tensor([4 / 7, 3 / 7, 0, 0], dtype=torch.float64))
