@@ -114,6 +114,16 @@ def test_sampler_splits_batches_across_ranks(monkeypatch):
     assert list(sampler) != batches
 
 
+def test_shuffled_epochs_mix_rows_into_new_batches_and_evaluation_keeps_its_order():
+    lengths = torch.full((64,), 5)
+    train = BatchIndexSampler(lengths, batch_size=8, shuffle=True, by_length=False)
+    first = {frozenset(batch) for batch in train}
+    train.set_epoch(1)
+    assert first != {frozenset(batch) for batch in train}  # not only the batches' order
+    evaluation = BatchIndexSampler(lengths, batch_size=8, shuffle=False, by_length=False, even_shards=False)
+    assert [row for batch in evaluation for row in batch] == list(range(64))
+
+
 def test_one_process_draws_every_row_once_an_epoch():
     lengths = torch.randint(1, 30, (53,))
     for shuffle, even_shards in ((True, True), (False, False)):

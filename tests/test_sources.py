@@ -217,3 +217,48 @@ def test_save_to_disk_folders_give_their_splits_and_name_what_is_wrong(tmp_path)
         load_splits(tmp_path / "no_train", "")
     assert str(error.value) == (f"{tmp_path / 'no_train'}: the saved dataset has no train split (splits: validation, "
                                 "test); save one")
+
+
+def test_a_folders_split_files_must_be_one_each_with_a_training_file(tmp_path):
+    frame = datasets.Dataset.from_dict({"text": ["a", "b"], "label": [0, 1]})
+    (tmp_path / "two").mkdir()
+    frame.to_csv(tmp_path / "two" / "train.csv")
+    frame.to_parquet(tmp_path / "two" / "train.parquet")
+    with pytest.raises(UserInputError) as error:
+        load_splits(tmp_path / "two", "")
+    assert str(error.value) == f"{tmp_path / 'two'}: several files for the train split (train.csv, train.parquet); keep one"
+    (tmp_path / "none").mkdir()
+    frame.to_csv(tmp_path / "none" / "test.csv")
+    with pytest.raises(UserInputError) as error:
+        load_splits(tmp_path / "none", "")
+    assert str(error.value) == (f"data.path={tmp_path / 'none'}: no train.parquet, train.csv or train.jsonl, and no "
+                                "train/ folder; name the training file train.<ext> or point data.path at a single file")
+
+
+def test_a_hub_dataset_that_cannot_be_loaded_says_what_to_do_offline(monkeypatch):
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'someone/reviews' on the Hub")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(UserInputError) as error:
+        load_splits(None, "someone/reviews")
+    assert str(error.value) == ("cannot load the Hub dataset 'someone/reviews' (ConnectionError); when offline, set "
+                                "data.path to a local copy (see README: offline data)")
+
+
+def test_columns_are_named_with_their_spaces_collapsed_and_the_place_read():
+    split = datasets.Dataset.from_dict({"the  review": ["a"], "stars": [1]})
+    with pytest.raises(UserInputError) as error:
+        list(text_batches_of(split, "text", "train.csv [train]"))
+    assert str(error.value) == ("train.csv [train]: no text column 'text' (columns: the review, stars); "
+                                "set data.text_column to the right one")
+
+
+def test_an_unreadable_saved_dataset_is_named(tmp_path):
+    datasets.Dataset.from_dict({"text": ["a"]}).save_to_disk(str(tmp_path / "saved"))
+    (tmp_path / "saved" / "state.json").write_text("{not json")
+    with pytest.raises(UserInputError) as error:
+        load_splits(tmp_path / "saved", "")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'saved'}: cannot be read as a saved dataset: ") and "\n" not in message
+    assert message.endswith("; save it again") and "None" not in message

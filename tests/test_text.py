@@ -31,6 +31,11 @@ def test_batch_encoding_ragged_and_decode():
     assert tokenizer.decode([0, 0, *flat[:2].tolist()]) == "z y"
 
 
+def test_encoding_no_texts_gives_empty_int32_arrays():
+    flat, lengths = WordTokenizer.fit(["x y"], num_words=10).encode_ragged([])
+    assert (flat.dtype, flat.shape, lengths.shape) == (np.int32, (0,), (0,))
+
+
 def test_json_round_trip_gives_same_ids():
     tokenizer = WordTokenizer.fit(["one two two three three three"], num_words=10)
     again = WordTokenizer.from_json(tokenizer.to_json())

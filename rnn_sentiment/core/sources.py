@@ -204,7 +204,8 @@ def load_splits(
     for split in SPLITS:
         candidates = [p for p in root.glob(f"{split}.*") if p.suffix.lower() in FORMATS]
         if len(candidates) > 1:
-            raise UserInputError(f"{root}: several files for the {split} split ({candidates}); keep one")
+            names = ", ".join(sorted(p.name for p in candidates))
+            raise UserInputError(f"{root}: several files for the {split} split ({names}); keep one")
         if candidates:
             splits[split] = (_load_file(candidates[0]), str(candidates[0]))
     if "train" not in splits:
