@@ -2,14 +2,16 @@
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import datasets
-import numpy as np
-import pyarrow.parquet as pq
+logging.getLogger("datasets").setLevel(logging.WARNING)  # before its import, which announces TensorFlow at INFO
+import datasets  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
 from rnn_sentiment.core.errors import UserInputError
 

@@ -37,7 +37,6 @@ def quiet_known_noise() -> None:
     """Silence messages that say nothing about the run: adverts, library deprecations,
     and torchmetrics' note on sanity-check batches that hold one class only."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
-    logging.getLogger("datasets").setLevel(logging.WARNING)  # "TensorFlow version … available" where it is installed
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message="No (positive|negative) samples in targets")
 
