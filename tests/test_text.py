@@ -78,8 +78,25 @@ def test_bad_max_len(max_len):
 
 
 def test_bad_side():
-    with pytest.raises(UserInputError, match="use pre or post"):
-        pad_sequences(SEQS, 3, padding="middle")
+    for side in ("padding", "truncating"):
+        with pytest.raises(UserInputError) as error:
+            pad_sequences(SEQS, 3, **{side: "middle"})
+        assert str(error.value) == f"{side}='middle' is not a side; use pre or post"
+
+
+def test_the_smallest_settings_still_work():
+    tokenizer = WordTokenizer.fit(["whale whale ship"], num_words=3)  # padding, unknown and one word
+    assert tokenizer.token_ids(["whale", "ship"]) == [2, UNK_ID]
+    assert pad_sequences([[2, 3]], 1).tolist() == [[3]]  # max_len 1
+    with pytest.raises(UserInputError) as error:
+        WordTokenizer.fit(["a b"], num_words=2)
+    assert str(error.value) == ("data.num_words=2 leaves no room for words next to padding and unknown; set "
+                                "data.num_words to 3 or more (the tutorial uses 5000)")
+
+
+def test_one_token_in_all_pads_the_rest():
+    matrix, kept = pad_ragged(np.array([7], dtype=np.int32), np.array([0, 1, 0]), 3, "post", "pre")
+    assert matrix.tolist() == [[0, 0, 0], [7, 0, 0], [0, 0, 0]] and kept.tolist() == [0, 1, 0]
 
 
 def test_pad_sequences_defaults_to_keras_pre_padding_and_pre_truncation_as_int32():
