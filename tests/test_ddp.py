@@ -1,6 +1,7 @@
 """DDP counts every evaluation example exactly once: under `trainer=ddp_cpu` (2 processes, gloo) the
 validation and test metrics, PR curve and confusion matrix equal the single-process ones."""
 
+import contextlib
 import json
 import random
 import threading
@@ -17,7 +18,7 @@ from conftest import NEGATIVE, NOISE, POSITIVE, QUICK, QUICK_TRAINING, compose_c
 from evaluate_checkpoint import evaluate
 from lm.data import Streams, Windows
 from rnn_sentiment.core.batching import BatchIndexSampler
-from rnn_sentiment.core.distributed import gather_uneven
+from rnn_sentiment.core.distributed import gather_uneven, process_group_closed_at_end
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.training import instantiate_config, train
 
@@ -193,3 +194,15 @@ def test_gather_uneven_concatenates_every_ranks_values_in_rank_order(sizes, trai
 def test_gather_uneven_on_one_process_returns_the_values_themselves():
     values = torch.randn(4, 2)
     assert gather_uneven(SimulatedRank(0, 1, {}), values) is values
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_process_group_a_run_opened_is_closed_when_it_ends(tmp_path, fails):
+    """An open Gloo group can abort the process at exit, and Lightning then kills the finished run's ranks."""
+    with pytest.raises(RuntimeError) if fails else contextlib.nullcontext():
+        with process_group_closed_at_end():
+            dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+            assert dist.is_initialized()
+            if fails:
+                raise RuntimeError("the run failed")
+    assert not dist.is_initialized()

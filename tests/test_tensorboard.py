@@ -1,3 +1,6 @@
+import importlib.util
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -45,3 +48,23 @@ def test_language_model_run_logs_samples_and_embeddings(lm_checkpoint):
     assert {"train/loss", "val/loss", "val/ppl", "test/ppl", "hp_metric"} <= tags["scalars"]
     assert "samples/temperature_1/text_summary" in tags["text"]
     assert "ship" in projector_words(log_dir)
+
+
+WRITE_AND_READ = """
+import sys
+from lightning.pytorch.loggers import TensorBoardLogger
+from rnn_sentiment.core.plots import logged_scalars
+logger = TensorBoardLogger(sys.argv[1], name="tensorboard", version="")
+logger.log_metrics({"val/acc": 0.75}, step=3)
+logger.finalize("success")
+print(dict(logged_scalars(__import__("pathlib").Path(sys.argv[1]))["val/acc"]), "tensorflow" in sys.modules)
+"""
+
+
+def test_event_files_are_written_and_read_without_importing_tensorflow(tmp_path):
+    """TensorFlow is installed here (the dev extra's Keras parity); importing it would cost every run ~4 s."""
+    assert importlib.util.find_spec("tensorflow") is not None
+    result = subprocess.run([sys.executable, "-c", WRITE_AND_READ, str(tmp_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["{3:", "0.75}", "False"]

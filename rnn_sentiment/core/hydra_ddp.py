@@ -3,16 +3,16 @@
 Lightning starts the other DDP ranks by re-running `sys.argv` with `hydra.run.dir` set to Hydra's
 run directory. Inside a multirun that command line is the whole sweep, so every rank would start
 the sweep again, in a directory of its own. Pointing the command at this one job, in its own
-directory, keeps one run directory per job with every rank in it. Lightning also leaves its process
-group and launch variables (`LOCAL_RANK`, `MASTER_PORT`, ...) behind in the launching process; the
-next job of the sweep would take them to mean that its ranks were started already, so both go.
+directory, keeps one run directory per job with every rank in it. Lightning also leaves its launch
+variables (`LOCAL_RANK`, `MASTER_PORT`, ...) behind in the launching process; the next job of the
+sweep would take them to mean that its ranks were started already, so they go (the process group
+itself is closed by `core.distributed.process_group_closed_at_end`, inside this block).
 """
 
 import os
 import sys
 from contextlib import contextmanager
 
-import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import read_write
@@ -21,7 +21,7 @@ from omegaconf import read_write
 @contextmanager
 def one_job_of_the_sweep():
     """Inside a multirun job: DDP ranks relaunch this job alone, in its directory; afterwards the
-    process group, the launch variables and `sys.argv` are as before. Outside a multirun: nothing."""
+    launch variables and `sys.argv` are as before. Outside a multirun: nothing."""
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         yield
         return
@@ -35,8 +35,6 @@ def one_job_of_the_sweep():
     try:
         yield
     finally:
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
         sys.argv = argv
         for key in set(os.environ) - set(environment):
             del os.environ[key]

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.core.callbacks import EpochTimer
 from rnn_sentiment.core.checkpoints import DamagedFileError, DurableCheckpointIO, existing_checkpoint, load_plain
+from rnn_sentiment.core.distributed import process_group_closed_at_end
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.hydra_ddp import one_job_of_the_sweep
@@ -205,7 +206,7 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
     if not interactive():  # a bar redrawn in a file shows only at the end: PlainProgress prints lines instead
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
         bars = {"enable_progress_bar": False}
-    with one_job_of_the_sweep(), finishing_wandb_run(loggers):
+    with one_job_of_the_sweep(), process_group_closed_at_end(), finishing_wandb_run(loggers):
         given = instantiate(cfg.trainer.get("plugins")) or []
         plugins = list(given) if isinstance(given, (list, tuple)) else [given]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
