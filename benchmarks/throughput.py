@@ -468,7 +468,7 @@ def bench_lm(bench: Bench) -> Iterator[Row]:
 
 @measurement("precision")
 def bench_precision(bench: Bench) -> Iterator[Row]:
-    """The two-stage IMDB recipe's networks (README: "Pretrained encoder") in full precision and in
+    """The two-stage IMDB recipe's networks (docs/results.md: "Pretrained encoder") in full precision and in
     bf16 autocast, on all threads and on one: the imdb_lm language model on the training reviews'
     text, and the imdb_pretrained classifier's network (its no_pretraining ablation: the same sizes,
     no checkpoint needed) on bucketed reviews."""

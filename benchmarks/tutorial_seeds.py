@@ -124,7 +124,7 @@ def by_run(results: list[Result]) -> dict[tuple[str, str], dict[int, float]]:
 
 
 def tables(results: list[Result]) -> str:
-    """The README's Markdown tables: mean ± sd with the verdicts, grouped batches against random
+    """The Markdown tables of docs/tutorial.md: mean ± sd with the verdicts, grouped batches against random
     ones, then every seed."""
     by = by_run(results)
     models = [m for m in MODELS if any(key[0] == m for key in by)]

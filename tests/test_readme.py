@@ -86,9 +86,14 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def readme_commands() -> list[tuple[str, str]]:
-    """(`file:line`, command) for every command of the ```bash blocks of the README and the pages
-    of docs/, comments removed."""
-    return [(f"{page.relative_to(ROOT)}:{line}", command) for page in DOCUMENTS for line, command in page_commands(page)]
+    """(`file:line`, command) for every distinct command of the ```bash blocks of the README and the
+    pages of docs/, comments removed; a command written in several places is checked where it first
+    appears."""
+    found = {}
+    for page in DOCUMENTS:
+        for line, command in page_commands(page):
+            found.setdefault(command.strip(), f"{page.relative_to(ROOT)}:{line}")
+    return [(line, command) for command, line in found.items()]
 
 
 def page_commands(page: Path) -> list[tuple[int, str]]:
@@ -358,6 +363,12 @@ def test_readme_command(line, command, sandbox):
     sandbox.shell(pipeline)
 
 
+@functools.cache
+def script_help(script: str, sandbox: Sandbox) -> str:
+    """What `python <script> --help` prints (once per script and worker: it imports torch and more)."""
+    return sandbox.shell(shell_line(["python", script, "--help"])).stdout
+
+
 def assert_works(argv: list[str], sandbox: Sandbox) -> None:
     if argv[:2] == ["python", "-m"] and argv[-2:] == ["--cfg", "job"]:
         show_job_config(argv[2], argv[3:])
@@ -367,7 +378,7 @@ def assert_works(argv: list[str], sandbox: Sandbox) -> None:
         return
     if argv[:2] == ["python", str(ROOT / argv[1])] and argv[1].endswith(".py"):
         options = [a.split("=")[0] for a in argv[2:] if a.startswith("--")]
-        shown = sandbox.shell(shell_line(argv[:2] + ["--help"])).stdout
+        shown = script_help(argv[1], sandbox)
         assert all(re.search(rf"{re.escape(o)}\b", shown) for o in options), (options, shown)
         return
     if argv[0] == "mutmut":  # from the repository root, where [tool.mutmut] configures it

@@ -243,7 +243,7 @@ def test_a_hub_dataset_that_cannot_be_loaded_says_what_to_do_offline(monkeypatch
     with pytest.raises(UserInputError) as error:
         load_splits(None, "someone/reviews")
     assert str(error.value) == ("cannot load the Hub dataset 'someone/reviews' (ConnectionError); when offline, set "
-                                "data.path to a local copy (see README: offline data)")
+                                "data.path to a local copy (see docs/getting-started.md: offline data)")
 
 
 def test_columns_are_named_with_their_spaces_collapsed_and_the_place_read():

@@ -193,7 +193,7 @@ def load_splits(
                 ) from error
             raise UserInputError(
                 f"cannot load the Hub dataset {hub_name!r} ({type(error).__name__}); "
-                "when offline, set data.path to a local copy (see README: offline data)"
+                "when offline, set data.path to a local copy (see docs/getting-started.md: offline data)"
             ) from error
         return {name: (split, f"{hub_name} [{name}]") for name, split in loaded.items() if name in SPLITS}
     if root.is_file():
