@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.text import PAD_ID
 from rnn_sentiment.core.training import instantiate_config
 
@@ -168,6 +169,7 @@ class KneserNeyTrigram:
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     """Both baselines' test perplexity on the language model's own splits, into `baselines.json`."""
+    check_command_line(cfg)
     datamodule = instantiate_config(cfg.data)
     datamodule.setup("fit")
     train, test = datamodule.ids["train"].numpy(), datamodule.ids["test"].numpy()

@@ -10,7 +10,8 @@ from lm.module import LanguageModel
 from lm.sampling import check_sampling_options, generate
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.configs import CONFIG_PATH
-from rnn_sentiment.core.errors import check_type, exit_on_user_error
+from rnn_sentiment.core.errors import exit_on_user_error
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.text import UNK_ID
 
 
@@ -28,21 +29,12 @@ def continuations(module: LanguageModel, cfg: DictConfig) -> list[str]:
     return [" ".join(seed_words + [tokenizer.id_to_word[i] for i in row.tolist()]) for row in ids]
 
 
-def check_options(cfg: DictConfig) -> None:
-    """A `UserInputError` for an option of the wrong type or out of range, before the checkpoint is read."""
-    for option, kind in (("n_words", int), ("temperature", float), ("top_k", int), ("top_p", float),
-                         ("num_samples", int)):
-        check_type(option, cfg[option], kind)
-    if cfg.seed is not None:
-        check_type("seed", cfg.seed, int)
-    check_sampling_options(cfg.n_words, cfg.temperature, cfg.top_k, cfg.top_p, cfg.num_samples)
-
-
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="generate")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     """Load the checkpoint and print each sampled continuation on its own line."""
-    check_options(cfg)
+    check_command_line(cfg)
+    check_sampling_options(cfg.n_words, cfg.temperature, cfg.top_k, cfg.top_p, cfg.num_samples)
     module = load_module(None if cfg.ckpt_path is None else str(cfg.ckpt_path), LanguageModel, "lm")
     for text in continuations(module, cfg):
         print(text)

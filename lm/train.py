@@ -5,6 +5,7 @@ from omegaconf import DictConfig
 
 from rnn_sentiment.core.configs import CONFIG_PATH, check_task
 from rnn_sentiment.core.errors import exit_on_user_error
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.training import train
 
 
@@ -12,6 +13,7 @@ from rnn_sentiment.core.training import train
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Train the language model as `cfg` (`conf/lm.yaml` and overrides) says."""
+    check_command_line(cfg)
     check_task(cfg, "lm.module.LanguageModel", "python -m lm.train")
     return train(cfg)
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.core.files import write_json_atomically
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.training import instantiate_config
 
 
@@ -74,6 +75,7 @@ def measure(cfg: DictConfig) -> dict:
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     """Fit both baselines, choose their settings on validation, report test accuracy in `baselines.json`."""
+    check_command_line(cfg)
     results = measure(cfg)
     features, reviews = results["features"], results["features"]["reviews"]
     print(f"{len(features['classes'])} classes; {features['vocabulary']:,} binarized {features['ngrams']}-grams from "

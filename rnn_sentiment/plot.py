@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.plots import plot_run, plot_sweep
 
 
@@ -16,6 +17,7 @@ from rnn_sentiment.core.plots import plot_run, plot_sweep
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     """Learning curves of every run under `run_dir` and, for a sweep, the runs side by side."""
+    check_command_line(cfg)
     if not cfg.run_dir:
         raise UserInputError("run_dir is not set; pass run_dir=<run directory or sweep directory>")
     root = Path(cfg.run_dir).expanduser().resolve()

@@ -23,6 +23,7 @@ from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.core.files import open_atomically, write_text_atomically
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.training import quiet_known_noise
 from rnn_sentiment.explain import attribution_html, word_attributions
 from rnn_sentiment.module import SentimentClassifier
@@ -115,6 +116,7 @@ def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     """Load the checkpoint, classify, write `output=` and `explain=`, print the first rows."""
+    check_command_line(cfg)
     module = load_module(cfg.ckpt_path, SentimentClassifier, "sentiment")
     quiet_known_noise()
     started = time.perf_counter()

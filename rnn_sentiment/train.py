@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnn_sentiment.core.configs import CONFIG_PATH, check_task
 from rnn_sentiment.core.errors import exit_on_user_error
 from rnn_sentiment.core.files import write_text_atomically
+from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.training import train
 from rnn_sentiment.encoder import with_encoder_settings
 
@@ -19,6 +20,7 @@ def main(cfg: DictConfig) -> float | None:
     """Train a classifier as `cfg` (`conf/train.yaml` and overrides) says; `model.encoder_ckpt` first
     sets the network's sizes and the tokenizer from the language model it names; the run's
     `.hydra/config.yaml` then shows the settings it trains with."""
+    check_command_line(cfg)
     check_task(cfg, "rnn_sentiment.module.SentimentClassifier", "python -m rnn_sentiment.train")
     hydra_config = HydraConfig.get()
     if with_encoder_settings(cfg, list(hydra_config.overrides.task)) and hydra_config.output_subdir:

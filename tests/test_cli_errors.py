@@ -73,10 +73,14 @@ def test_a_preset_of_the_other_entry_point_is_one_line(tmp_path, imdb_dir, modul
 
 
 @pytest.mark.parametrize("option, message", [
-    ("temperature=abc", "temperature='abc' must be a number"), ("n_words=abc", "n_words='abc' must be a whole number"),
-    ("n_words=2.5", "n_words=2.5 must be a whole number"), ("top_k=abc", "top_k='abc' must be a whole number"),
-    ("top_p=abc", "top_p='abc' must be a number"), ("num_samples=abc", "num_samples='abc' must be a whole number"),
-    ("seed=abc", "seed='abc' must be a whole number"), ("temperature=nan", "temperature=nan must be a number"),
+    ("temperature=abc", "temperature=abc must be a number, e.g. temperature=1.0"),
+    ("n_words=abc", "n_words=abc must be a whole number, e.g. n_words=50"),
+    ("n_words=2.5", "n_words=2.5 must be a whole number, e.g. n_words=50"),
+    ("top_k=abc", "top_k=abc must be a whole number, e.g. top_k=0"),
+    ("top_p=abc", "top_p=abc must be a number, e.g. top_p=1.0"),
+    ("num_samples=abc", "num_samples=abc must be a whole number, e.g. num_samples=1"),
+    ("seed=abc", "seed=abc must be a whole number, e.g. seed=42"),
+    ("temperature=nan", "temperature=nan must be a number, e.g. temperature=1.0"),
 ])
 def test_generate_options_of_the_wrong_type_are_one_line(tmp_path, option, message, capsys):
     # in this process (the checks run before the checkpoint is read): milliseconds, not a new Python

@@ -22,12 +22,17 @@ _IN_CHECKOUT = (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "conf" 
 CONFIG_PATH = str(_CHECKOUT / "conf") if _IN_CHECKOUT else "pkg://rnn_lightning_conf"
 
 
+def config_folder():
+    """The folder of the configs in use: the checkout's `conf/` (a `Path`), or the installed package's
+    (an `importlib.resources` Traversable: `iterdir`, `/`, `read_text`, `name`)."""
+    return Path(CONFIG_PATH) if not CONFIG_PATH.startswith("pkg://") else files("rnn_lightning_conf")
+
+
 def _presets_of(group: str, target: str) -> list[str]:
     """The options of the config group `group` (`model`, ...) whose `_target_` is `target`, their own or
     the one of the option their `defaults` start from."""
-    folder = Path(CONFIG_PATH) if not CONFIG_PATH.startswith("pkg://") else files("rnn_lightning_conf")
     own, parent = {}, {}
-    for file in (folder / group).iterdir():
+    for file in (config_folder() / group).iterdir():
         if file.name.endswith(".yaml"):
             text, name = file.read_text(), file.name[: -len(".yaml")]
             found = re.search(r"^_target_:\s*([\w.]+)", text, re.M)

@@ -2,7 +2,6 @@
 
 import errno
 import logging
-import math
 import sys
 from functools import wraps
 from pathlib import Path
@@ -26,15 +25,6 @@ def check_choice(option: str, value, choices) -> None:
     """A `UserInputError` naming `option` and the valid `choices` when `value` is not one of them."""
     if value not in choices:
         raise UserInputError(f"{option}={value!r} is unknown; use one of {', '.join(map(str, choices))}")
-
-
-def check_type(option: str, value, kind: type) -> None:
-    """A `UserInputError` naming `option` when `value` is not an `int` (`kind=int`) or a finite number
-    (`kind=float`; whole numbers too), as a command line like `n_words=abc` or `n_words=2.5` gives."""
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    number = whole or (isinstance(value, float) and math.isfinite(value))
-    if not (whole if kind is int else number):
-        raise UserInputError(f"{option}={value!r} must be {'a whole number' if kind is int else 'a number'}")
 
 
 class SweepJobFailed(CompactHydraException):

@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.core.callbacks import EpochTimer
@@ -42,8 +43,12 @@ def quiet_known_noise() -> None:
     warnings.filterwarnings("ignore", message="No (positive|negative) samples in targets")
 
 
+LIGHTNING_REFUSALS = (MisconfigurationException, ValueError, TypeError)
+
+
 def instantiate_config(config, **kwargs):
-    """`hydra.utils.instantiate`, letting a `UserInputError` through unwrapped."""
+    """`hydra.utils.instantiate`, letting a `UserInputError` through unwrapped; Lightning's refusal of
+    a Trainer argument (`trainer.accelerator=abc`) and an unknown keyword become one-line errors."""
     try:
         return instantiate(config, **kwargs)
     except InstantiationException as error:
@@ -52,6 +57,9 @@ def instantiate_config(config, **kwargs):
             cause = cause.__cause__
         if cause is not None:
             raise cause from None
+        if str(config.get("_target_", "")).endswith(".Trainer") and isinstance(error.__cause__, LIGHTNING_REFUSALS):
+            reason = (str(error.__cause__).strip().splitlines() or [""])[0]
+            raise UserInputError(f"trainer: {reason} (set by the trainer.* options; --cfg job shows them)") from None
         unknown = re.search(r"unexpected keyword argument '(\w+)'", str(error))
         if unknown:
             raise UserInputError(
@@ -207,11 +215,11 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
         callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
         bars = {"enable_progress_bar": False}
     with one_job_of_the_sweep(), process_group_closed_at_end(), finishing_wandb_run(loggers):
-        given = instantiate(cfg.trainer.get("plugins")) or []
+        given = instantiate_config(cfg.trainer.get("plugins")) or []
         plugins = list(given) if isinstance(given, (list, tuple)) else [given]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             plugins.append(DurableCheckpointIO())
-        trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
+        trainer: L.Trainer = instantiate_config(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
                                          **bars)
         _log_hyperparams(trainer, _flat_hparams(cfg))
 
