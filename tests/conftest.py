@@ -1,12 +1,17 @@
 import os
-import random
-import subprocess
-import sys
-from pathlib import Path
 
-import pandas as pd
-import pytest
-from hydra import compose, initialize_config_dir
+# Two test workers share two cores: one thread each, so that a busy neighbour does not stall OpenMP's
+# spin-waiting threads (docs/performance.md: shared cores). Set before torch is imported anywhere.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import random  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = "the a movie film was it and of to this story actor scene plot".split()
