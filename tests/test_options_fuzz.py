@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from itertools import count
+from pathlib import Path
 from unittest.mock import patch
 
 import pytest
@@ -64,11 +65,15 @@ def wrong_values(key: str) -> list[str]:
     return WRONG["any"]
 
 
-def run_main(module: str, arguments: list[str]) -> tuple[int, str]:
-    """(exit status, why) of `python -m module arguments…`, run here; an exception that is neither an
-    exit nor Hydra's own error about an override propagates and fails the test."""
+def run_main(module: str, arguments: list[str], cwd: Path) -> tuple[int, str]:
+    """(exit status, why) of `python -m module arguments…`, run here from `cwd` (a case may name a
+    file: `explain=abc`); an exception that is neither an exit nor Hydra's own error about an override
+    propagates and fails the test."""
     handlers = {name: list(logger.handlers) for name, logger in [("", logging.root), *logging.root.manager.loggerDict.items()]
                 if isinstance(logger, logging.Logger) or name == ""}
+    cwd.mkdir(parents=True, exist_ok=True)
+    before = os.getcwd()
+    os.chdir(cwd)
     with patch.object(sys, "argv", [module, *arguments]), patch.dict(os.environ, {"HYDRA_FULL_ERROR": "1"}):
         try:
             importlib.import_module(module).main()
@@ -82,6 +87,7 @@ def run_main(module: str, arguments: list[str]) -> tuple[int, str]:
             HydraConfig.instance().cfg = None
             for name, kept in handlers.items():  # Hydra's logging config writes to this test's captured stderr
                 logging.getLogger(name or None).handlers[:] = kept
+            os.chdir(before)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +144,7 @@ def test_wrong_values_and_unknown_keys_end_in_one_line_or_a_run(setting, module,
             key = data.draw(st.sampled_from(keys[module]), label="key")
             override = f"{key}={data.draw(st.sampled_from(wrong_values(key)), label='value')}"
         run_dir = root / "runs" / f"{module}-{next(runs)}"
-        status, hydra_error = run_main(module, [*base[module][1], override, f"hydra.run.dir={run_dir}"])
+        status, hydra_error = run_main(module, [*base[module][1], override, f"hydra.run.dir={run_dir}"], root / "cwd")
         stderr = capsys.readouterr().err
         if status == 1:
             assert hydra_error, f"{override}: exit 1 without Hydra's error\n{stderr[-3000:]}"
