@@ -5,7 +5,6 @@ traceback. The entry points run in this process (`main()` with `sys.argv` set, `
 so anything else escapes as the exception itself); hypothesis draws the cases from a fixed seed."""
 
 import importlib
-import logging
 import os
 import sys
 from itertools import count
@@ -69,12 +68,12 @@ def run_main(module: str, arguments: list[str], cwd: Path) -> tuple[int, str]:
     """(exit status, why) of `python -m module arguments…`, run here from `cwd` (a case may name a
     file: `explain=abc`); an exception that is neither an exit nor Hydra's own error about an override
     propagates and fails the test."""
-    handlers = {name: list(logger.handlers) for name, logger in [("", logging.root), *logging.root.manager.loggerDict.items()]
-                if isinstance(logger, logging.Logger) or name == ""}
     cwd.mkdir(parents=True, exist_ok=True)
     before = os.getcwd()
     os.chdir(cwd)
-    with patch.object(sys, "argv", [module, *arguments]), patch.dict(os.environ, {"HYDRA_FULL_ERROR": "1"}):
+    # Hydra's logging set-up (dictConfig) would close pytest's log-capturing handlers, for every later test
+    with patch.object(sys, "argv", [module, *arguments]), patch.dict(os.environ, {"HYDRA_FULL_ERROR": "1"}), \
+            patch("hydra._internal.logging_config.configure_logging"):
         try:
             importlib.import_module(module).main()
             return 0, ""
@@ -85,8 +84,6 @@ def run_main(module: str, arguments: list[str], cwd: Path) -> tuple[int, str]:
         finally:
             GlobalHydra.instance().clear()
             HydraConfig.instance().cfg = None
-            for name, kept in handlers.items():  # Hydra's logging config writes to this test's captured stderr
-                logging.getLogger(name or None).handlers[:] = kept
             os.chdir(before)
 
 
