@@ -27,7 +27,7 @@ from rnn_sentiment.data import SentimentDataModule
 
 pytestmark = pytest.mark.slow  # hundreds of generated inputs, each set up in full
 
-EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 # words a review may hold, with the characters that break naive readers: quotes, separators, line
 # breaks, NUL, zero-width and right-to-left marks, a byte-order mark inside the text

@@ -134,7 +134,7 @@ def check_text_file(file: Path, content: bytes, options: dict) -> None:
 
 
 @given(FILE_BYTES, OPTIONS)
-@settings(FUZZ, max_examples=250)
+@settings(FUZZ, max_examples=150)
 def test_fuzzed_text_files(content, options):
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "book.txt"

@@ -179,6 +179,7 @@ class Sandbox:
             for seed, split in enumerate(splits):
                 class_label_dataset(class_rows(200, seed, names), names).to_parquet(
                     data / "sentences" / name / f"{split}.parquet")
+        self.written: set[Path] = set()  # input files the sandbox made up, as each command describes them
         self.environment = {**os.environ, "PYTHONWARNINGS": "ignore",
                             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
                             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -207,10 +208,12 @@ class Sandbox:
 
     def write_table(self, path: str, arguments: list[str]) -> None:
         """A labelled table at a `data.path` the sandbox lacks (a user's own file), with the columns
-        that `data.text_column` (one or a list) and `data.label_column` name."""
+        that `data.text_column` (one or a list) and `data.label_column` name; a file the sandbox wrote
+        for an earlier command is written again with this one's columns."""
         file = self.cwd / path
-        if file.exists() or not file.suffix:
+        if (file.exists() and file not in self.written) or not file.suffix:
             return
+        self.written.add(file)
         options = dict(a.split("=", 1) for a in arguments if a.startswith("data.") and "=" in a)
         texts = options.get("data.text_column", "text").strip("[]").split(",")
         frame = sentiment_frame(200, seed=4)
@@ -221,8 +224,9 @@ class Sandbox:
 
     def write_input(self, name: str, column: str, id_column: str | None = None) -> None:
         path = self.cwd / name
-        if path.exists() or name == "-" or Path(name).is_absolute():
+        if (path.exists() and path not in self.written) or name == "-" or Path(name).is_absolute():
             return
+        self.written.add(path)
         frame = pd.DataFrame({column: TEXTS})
         if id_column:
             frame.insert(0, id_column, [f"r{i}" for i in range(len(TEXTS))])
