@@ -4,14 +4,21 @@ import os
 # spin-waiting threads (docs/performance.md: shared cores). Set before torch is imported anywhere.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import contextlib  # noqa: E402
+import importlib  # noqa: E402
+import io  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from unittest.mock import patch  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = "the a movie film was it and of to this story actor scene plot".split()
@@ -71,6 +78,36 @@ def run_module(module: str, *args: str, cwd: Path | None = None, timeout: int = 
         [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=cwd or ROOT, env=env,
         timeout=timeout, preexec_fn=preexec_fn,
     )
+
+
+HYDRAS_OWN = (OverrideParseException, ConfigCompositionException, MissingConfigException)
+
+
+def run_in_process(module: str, arguments: list[str], cwd: Path) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of `python -m module arguments…`, run in this process from `cwd`
+    (seconds sooner than a new Python). Hydra's own error about an override (exit status 1 on a
+    command line) comes back as status 1 with its message; any other exception propagates, as the
+    traceback a user would see."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    before, out, err = os.getcwd(), io.StringIO(), io.StringIO()
+    os.chdir(cwd)
+    # Hydra's logging set-up (dictConfig) would close pytest's log-capturing handlers, for every later test
+    with patch.object(sys, "argv", [module, *arguments]), patch.dict(os.environ, {"HYDRA_FULL_ERROR": "1"}), \
+            patch("hydra._internal.logging_config.configure_logging"), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            importlib.import_module(module).main()
+            status = 0
+        except SystemExit as stop:
+            status = stop.code or 0
+        except HYDRAS_OWN as error:
+            status = 1
+            print(error, file=err)
+        finally:
+            GlobalHydra.instance().clear()
+            HydraConfig.instance().cfg = None
+            os.chdir(before)
+    return status, out.getvalue(), err.getvalue()
 
 
 # Tiny-training overrides, the one definition the tests share: QUICK_TRAINING fits either model and keeps the

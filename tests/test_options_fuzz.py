@@ -4,29 +4,20 @@ override it cannot apply (exit status 1 from the command line), or a successful 
 traceback. The entry points run in this process (`main()` with `sys.argv` set, `HYDRA_FULL_ERROR=1`,
 so anything else escapes as the exception itself); hypothesis draws the cases from a fixed seed."""
 
-import importlib
-import os
-import sys
 from itertools import count
-from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf
 
-from conftest import QUICK, ROOT, compose_config
+from conftest import QUICK, ROOT, compose_config, run_in_process
 from rnn_sentiment.core.option_types import kind_of
 from rnn_sentiment.core.training import train
 
 pytestmark = pytest.mark.slow  # entry points run, and some cases train for a batch
 
-HYDRAS_OWN = (OverrideParseException, ConfigCompositionException, MissingConfigException)
 # keys left alone: where runs are written, and what would start processes or wait for other nodes
 UNTOUCHED = ("hydra", "paths", "trainer.devices", "trainer.num_nodes", "trainer.strategy", "trainer.plugins",
              "data.num_workers", "data.path", "data.cache_dir", "logger", "callbacks")
@@ -63,29 +54,6 @@ def wrong_values(key: str) -> list[str]:
     if int in types:
         return WRONG["whole"]
     return WRONG["any"]
-
-
-def run_main(module: str, arguments: list[str], cwd: Path) -> tuple[int, str]:
-    """(exit status, why) of `python -m module arguments…`, run here from `cwd` (a case may name a
-    file: `explain=abc`); an exception that is neither an exit nor Hydra's own error about an override
-    propagates and fails the test."""
-    cwd.mkdir(parents=True, exist_ok=True)
-    before = os.getcwd()
-    os.chdir(cwd)
-    # Hydra's logging set-up (dictConfig) would close pytest's log-capturing handlers, for every later test
-    with patch.object(sys, "argv", [module, *arguments]), patch.dict(os.environ, {"HYDRA_FULL_ERROR": "1"}), \
-            patch("hydra._internal.logging_config.configure_logging"):
-        try:
-            importlib.import_module(module).main()
-            return 0, ""
-        except SystemExit as stop:
-            return stop.code or 0, ""
-        except HYDRAS_OWN as error:
-            return 1, str(error)
-        finally:
-            GlobalHydra.instance().clear()
-            HydraConfig.instance().cfg = None
-            os.chdir(before)
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +94,13 @@ def setting(tmp_path_factory):
 
 @pytest.mark.parametrize("module", ["rnn_sentiment.train", "lm.train", "rnn_sentiment.predict", "lm.generate",
                                     "rnn_sentiment.plot", "rnn_sentiment.baselines", "lm.baselines"])
-def test_wrong_values_and_unknown_keys_end_in_one_line_or_a_run(setting, module, capsys):
+def test_wrong_values_and_unknown_keys_end_in_one_line_or_a_run(setting, module):
     root, base, keys = setting
     runs = count()
 
     @seed(20261206)
     @settings(max_examples=EXAMPLES.get(module, 40), deadline=None, database=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+              suppress_health_check=[HealthCheck.too_slow])
     @given(st.data())
     def case(data):
         if data.draw(st.integers(0, 5), label="unknown key?") == 0:
@@ -142,10 +110,10 @@ def test_wrong_values_and_unknown_keys_end_in_one_line_or_a_run(setting, module,
             key = data.draw(st.sampled_from(keys[module]), label="key")
             override = f"{key}={data.draw(st.sampled_from(wrong_values(key)), label='value')}"
         run_dir = root / "runs" / f"{module}-{next(runs)}"
-        status, hydra_error = run_main(module, [*base[module][1], override, f"hydra.run.dir={run_dir}"], root / "cwd")
-        stderr = capsys.readouterr().err
+        # from a folder of its own: a case may name a file (explain=abc)
+        status, _, stderr = run_in_process(module, [*base[module][1], override, f"hydra.run.dir={run_dir}"], root / "cwd")
         if status == 1:
-            assert hydra_error, f"{override}: exit 1 without Hydra's error\n{stderr[-3000:]}"
+            assert stderr.strip(), f"{override}: exit 1 without Hydra's error"
         elif status == 2:
             errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
             assert len(errors) == 1, f"{override}: {stderr[-3000:]}"

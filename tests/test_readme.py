@@ -63,7 +63,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import instantiate
 
-from conftest import ROOT, sentiment_frame
+from conftest import ROOT, run_in_process, sentiment_frame
 from rnn_sentiment.core.training import instantiate_config
 from rnn_sentiment.encoder import with_encoder_settings
 from test_classes import class_label_dataset, class_rows
@@ -398,6 +398,10 @@ def assert_works(argv: list[str], sandbox: Sandbox) -> None:
             if logdir == run or logdir in run.parents:
                 sandbox.run_dir(kind)
         assert "No event files found" not in sandbox.shell(shell_line(argv)).stdout
+        return
+    if argv[:2] == ["python", "-m"] and not REDIRECTIONS & set(argv):  # an entry point: in this process
+        status, out, err = run_in_process(argv[2], argv[3:], sandbox.cwd)
+        assert status == 0, f"$ {shlex.join(argv)}\n{out[-3000:]}\n{err[-5000:]}"
         return
     sandbox.shell(shell_line(argv))
 
