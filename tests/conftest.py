@@ -10,6 +10,7 @@ import io  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from unittest.mock import patch  # noqa: E402
 
@@ -108,6 +109,13 @@ def run_in_process(module: str, arguments: list[str], cwd: Path) -> tuple[int, s
             HydraConfig.instance().cfg = None
             os.chdir(before)
     return status, out.getvalue(), err.getvalue()
+
+
+def run_here(module: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`run_module`'s result from `run_in_process` (from a fresh temporary folder unless `cwd` is given):
+    for a test of what an entry point prints or how it exits, where a new Python adds only seconds."""
+    status, out, err = run_in_process(module, list(args), cwd or Path(tempfile.mkdtemp()))
+    return subprocess.CompletedProcess([module, *args], status, out, err)
 
 
 # Tiny-training overrides, the one definition the tests share: QUICK_TRAINING fits either model and keeps the

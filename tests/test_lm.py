@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from conftest import QUICK_TRAINING, compose_config, run_module
+from conftest import QUICK_TRAINING, compose_config, run_here, run_module
 from lm.data import LanguageModelDataModule, Streams, Windows
 from lm.module import LanguageModel
 from lm.sampling import check_sampling_options, generate, pick_next
@@ -129,10 +129,10 @@ def test_generate_errors_and_unknown_seed(lm_checkpoint):
         ("top_p=1.5", "top_p=1.5 must lie in (0, 1]; 1 turns it off"),
         ("n_words=-3", "n_words=-3 must be 0 or more"),
     ]:
-        result = run_module("lm.generate", f"ckpt_path={ckpt}", option)
+        result = run_here("lm.generate", f"ckpt_path={ckpt}", option)
         assert result.returncode == 2
         assert result.stderr.strip() == f"error: {message}"
-    unknown = run_module("lm.generate", f"ckpt_path={ckpt}", "seed_text=zebra ship", "n_words=2", "temperature=0")
+    unknown = run_here("lm.generate", f"ckpt_path={ckpt}", "seed_text=zebra ship", "n_words=2", "temperature=0")
     assert unknown.returncode == 0
     assert "not in the vocabulary, read as unknown: zebra" in unknown.stderr
     assert unknown.stdout.startswith("zebra ship")

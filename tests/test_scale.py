@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, compose_config, run_module
+from conftest import ROOT, compose_config, run_here, run_module
 from rnn_sentiment.core.plots import plot_run, plot_sweep, short_label
 
 TINY = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "data.batch_size=16", "data.max_len=40",
@@ -22,9 +22,9 @@ def test_every_experiment_preset_composes(tmp_path, preset):
 
 @pytest.mark.slow
 def test_cfg_job_and_help_show_the_composed_config():
-    job = run_module("rnn_sentiment.train", "experiment=tutorial", "model=conv_lstm", "--cfg", "job")
+    job = run_here("rnn_sentiment.train", "experiment=tutorial", "model=conv_lstm", "--cfg", "job")
     assert job.returncode == 0 and "conv_channels: 32" in job.stdout and "batching: fixed" in job.stdout
-    help_text = run_module("lm.train", "--help").stdout
+    help_text = run_here("lm.train", "--help").stdout
     for group in ("model:", "data:", "trainer:", "experiment:", "hparams_search:", "ddp_cpu", "lm_tuned"):
         assert group in help_text
 

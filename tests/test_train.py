@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from conftest import QUICK, compose_config, run_module
+from conftest import QUICK, compose_config, run_here, run_module
 from helpers import KeepModule
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.text import WordTokenizer
@@ -84,10 +84,10 @@ def test_predict_errors(trained_checkpoint, tmp_path):
         ([f"ckpt_path={trained_checkpoint}", "text=good", "colour=red"], "Could not override 'colour'"),
     ]
     for args, message in cases:
-        result = run_module("rnn_sentiment.predict", *args)
+        result = run_here("rnn_sentiment.predict", *args)
         assert result.returncode != 0
         assert message in result.stderr, result.stderr
-    assert run_module("lm.generate", f"ckpt_path={trained_checkpoint}").stderr.startswith(
+    assert run_here("lm.generate", f"ckpt_path={trained_checkpoint}").stderr.startswith(
         f"error: ckpt_path={trained_checkpoint}: is a sentiment checkpoint, not a lm one; use python -m rnn_sentiment.predict"
     )
 
