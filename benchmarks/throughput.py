@@ -38,6 +38,7 @@ from lm.sampling import generate, without_onednn
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.data import SentimentDataModule
+from rnn_sentiment.fast_padding import reads_padding_once
 from rnn_sentiment.keras_compat import binary_cross_entropy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -46,13 +46,17 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+def tiny_imdb(folder: Path, train_rows: int = 320, test_rows: int = 120) -> Path:
+    """`folder` made a tiny IMDB: train.parquet and test.parquet of `sentiment_frame` reviews."""
+    folder.mkdir(parents=True)
+    sentiment_frame(train_rows, seed=1).to_parquet(folder / "train.parquet")
+    sentiment_frame(test_rows, seed=2).to_parquet(folder / "test.parquet")
+    return folder
+
+
 @pytest.fixture
 def imdb_dir(tmp_path) -> Path:
-    folder = tmp_path / "imdb"
-    folder.mkdir()
-    sentiment_frame(320, seed=1).to_parquet(folder / "train.parquet")
-    sentiment_frame(120, seed=2).to_parquet(folder / "test.parquet")
-    return folder
+    return tiny_imdb(tmp_path / "imdb")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ processed, so the development checkout's own (editable) install stays invisible 
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf
 
-from conftest import QUICK, ROOT, compose_config, run_in_process
+from conftest import QUICK, ROOT, compose_config, run_in_process, tiny_imdb
 from rnn_sentiment.core.option_types import kind_of
 from rnn_sentiment.core.training import train
 
@@ -59,13 +59,8 @@ def wrong_values(key: str) -> list[str]:
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory):
     """The base command line of every entry point, on tiny data, and the keys its config has."""
-    from conftest import sentiment_frame
-
     root = tmp_path_factory.mktemp("options")
-    imdb = root / "imdb"
-    imdb.mkdir()
-    sentiment_frame(160, seed=1).to_parquet(imdb / "train.parquet")
-    sentiment_frame(60, seed=2).to_parquet(imdb / "test.parquet")
+    imdb = tiny_imdb(root / "imdb", 160, 60)
     text = root / "moby.txt"
     text.write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam under the ship!"] * 200))
     classifier = compose_config("train", root / "classifier", [f"data.path={imdb}", *QUICK, "trainer.max_epochs=1",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from conftest import NOISE, QUICK, ROOT, compose_config, run_module, sentiment_frame
+from conftest import NOISE, QUICK, ROOT, compose_config, run_module, tiny_imdb
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.module import SentimentClassifier
@@ -31,10 +31,7 @@ pytestmark = pytest.mark.slow  # every test reads a classifier the module trains
 def checkpoint(tmp_path_factory):
     """A tiny LSTM classifier's last.ckpt (8 units: prediction tests are about rows, not accuracy)."""
     tmp_path = tmp_path_factory.mktemp("classifier")
-    data = tmp_path / "imdb"
-    data.mkdir()
-    sentiment_frame(320, seed=1).to_parquet(data / "train.parquet")
-    sentiment_frame(120, seed=2).to_parquet(data / "test.parquet")
+    data = tiny_imdb(tmp_path / "imdb")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
         cfg = compose_config("train", tmp_path, ["model=lstm", f"data.path={data}", f"paths.cache_dir={tmp_path / 'cache'}",
