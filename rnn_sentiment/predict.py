@@ -14,8 +14,6 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from rnn_sentiment.core.batching import Layout
@@ -24,7 +22,7 @@ from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.core.files import open_atomically, write_text_atomically
 from rnn_sentiment.core.option_types import check_command_line
-from rnn_sentiment.core.training import quiet_known_noise
+from rnn_sentiment.core.training import instantiate_config, quiet_known_noise
 from rnn_sentiment.explain import attribution_html, word_attributions
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.prediction_data import ChunkedTexts, prediction_loader
@@ -68,10 +66,7 @@ def input_rows(cfg: DictConfig) -> Iterator[InputRow]:
 
 def build_trainer(cfg: DictConfig, writer: PredictionWriter) -> L.Trainer:
     """The configured Trainer on one device, with `writer` as its only callback."""
-    try:
-        trainer = instantiate(cfg.trainer, callbacks=[writer])
-    except InstantiationException as error:
-        raise UserInputError(f"trainer: {error.__cause__ or error}") from None
+    trainer = instantiate_config(cfg.trainer, callbacks=[writer])
     if trainer.world_size > 1:
         raise UserInputError(f"trainer: prediction runs on one device, not {trainer.world_size}; "
                              "use trainer=cpu or trainer=gpu")

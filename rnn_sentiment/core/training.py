@@ -13,11 +13,11 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.core.callbacks import EpochTimer
@@ -219,8 +219,8 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
         plugins = list(given) if isinstance(given, (list, tuple)) else [given]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             plugins.append(DurableCheckpointIO())
-        trainer: L.Trainer = instantiate_config(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
-                                         **bars)
+        trainer: L.Trainer = instantiate_config(cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                                                plugins=plugins, **bars)
         _log_hyperparams(trainer, _flat_hparams(cfg))
 
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
