@@ -1,7 +1,8 @@
 """A run directory as users run trainings in it: its `train.log` holds the run, progress shows off a
 terminal, one process at a time uses it, a kill cannot leave a checkpoint that stops a resume, and a
-full disk is one line that loses nothing already written."""
+full disk or an unwritable directory is one line that loses nothing already written."""
 
+import ctypes
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import sys
 import pytest
 import torch
 
-from conftest import QUICK, run_module
+from conftest import QUICK, run_here, run_module
 from rnn_sentiment.core.checkpoints import DurableCheckpointIO
 from rnn_sentiment.core.run_lock import LOCK_FILE, run_dir_lock
 
@@ -141,8 +142,18 @@ def test_a_checkpoint_write_that_fails_leaves_the_previous_file_whole(tmp_path, 
     assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
 
 
+def permission_bits_apply():
+    """For a child process: file permission bits bind it, also when it runs as root (which may write
+    anywhere): the capabilities that override them leave its bounding set, so the Python it runs lacks them."""
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+            if libc.prctl(24, capability, 0, 0, 0):  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
 @pytest.mark.slow
-def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path, imdb_dir):
+def test_a_full_disk_or_an_unwritable_directory_is_one_line_and_keeps_what_was_written(tmp_path, imdb_dir):
     run = tmp_path / "run"
     first = train_run(run, imdb_dir)
     assert first.returncode == 0, first.stderr
@@ -152,10 +163,31 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_written(tmp_path, imdb_dir):
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    more = train_run(run, imdb_dir, "ckpt_path=last", "trainer.max_epochs=3", preexec_fn=small_files)
-    assert more.returncode == 2, more.stderr
-    last = more.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(rf"error: cannot write the checkpoint {run}/checkpoints/\S+\.ckpt: File too large; free space "
-                        r"there or give the run another directory .*; the checkpoints written before are intact", last)
-    assert {p: p.read_bytes() for p in kept} == kept
-    assert not [p for p in (run / "checkpoints").iterdir() if p not in kept]  # no partial file left
+    (run / "checkpoints").chmod(0o555)
+    for limited, reason, fix in [(small_files, "File too large", "free space there"),
+                                 (permission_bits_apply, "Permission denied", "make it writable")]:
+        more = train_run(run, imdb_dir, "ckpt_path=last", "trainer.max_epochs=3", preexec_fn=limited)
+        assert more.returncode == 2, more.stderr
+        last = more.stderr.strip().splitlines()[-1]
+        assert re.fullmatch(rf"error: cannot write the checkpoint {run}/checkpoints/\S+\.ckpt: {reason}; {fix} "
+                            r"or give the run another directory .*; the checkpoints written before are intact", last)
+        assert {p: p.read_bytes() for p in kept} == kept
+        assert not [p for p in (run / "checkpoints").iterdir() if p not in kept]  # no partial file left
+
+
+def test_an_unwritable_run_directory_stops_before_hydra_writes_anything(tmp_path):
+    in_the_way = tmp_path / "a_file"
+    in_the_way.write_text("")
+    result = run_here("rnn_sentiment.train", f"hydra.run.dir={in_the_way}/run", cwd=tmp_path / "here")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: hydra.run.dir={in_the_way}/run: cannot write {in_the_way}: a file is in the way; move that file or "
+        "give the run another directory (hydra.run.dir=…, paths.log_dir=…); nothing was written")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    sweep = run_module("rnn_sentiment.train", "-m", f"hydra.sweep.dir={locked}/sweep", "seed=1,2",
+                       preexec_fn=permission_bits_apply)
+    assert sweep.returncode == 2 and sweep.stderr.strip().splitlines() == [
+        f"error: hydra.sweep.dir={locked}/sweep: cannot write {locked}: Permission denied; make it writable or give "
+        "the run another directory (hydra.run.dir=…, paths.log_dir=…); nothing was written"]
+    assert not list((tmp_path / "here").iterdir()) and not list(locked.iterdir())  # no outputs/ either

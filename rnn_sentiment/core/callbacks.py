@@ -1,5 +1,6 @@
-"""Lightning callbacks of the package: epoch timing, plain progress lines, a hard stop on a
-non-finite loss, and a checkpoint-and-exit on the preemption signals of clusters."""
+"""Lightning callbacks of the package: epoch timing, the latest validation's metrics, plain progress
+lines, a hard stop on a non-finite loss, periodic checkpoints, and a checkpoint-and-exit on the
+preemption signals of clusters."""
 
 import math
 import signal
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 
 from lightning import Callback
-from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.callbacks import Checkpoint, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from rnn_sentiment.core.files import partial_path
@@ -61,6 +62,25 @@ class EpochTimer(Callback):
         self.seconds = list(state_dict["seconds"])
         self.epoch_so_far, self.epoch = state_dict["epoch_so_far"], state_dict["epoch"]
         self._start = None
+
+
+
+class LastValidation(Callback):
+    """The metrics (`val/...`) of the latest validation, kept in checkpoints: a run resumed after its
+    last validation (killed in the test loop, say) validates no more, yet reports what it measured."""
+
+    def __init__(self):
+        self.metrics: dict[str, float] = {}
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self.metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+
+    def state_dict(self) -> dict:
+        return {"metrics": dict(self.metrics)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.metrics = dict(state_dict["metrics"])
 
 
 def _clock(seconds: float) -> str:
@@ -119,6 +139,19 @@ class StopOnNonFiniteLoss(Callback):
                 f"training loss is {float(loss)} at global step {trainer.global_step} (epoch {trainer.current_epoch}); "
                 "lower model.lr or set trainer.gradient_clip_val. The checkpoints written before it are intact."
             )
+
+
+
+class PeriodicCheckpoint(ModelCheckpoint):
+    """`ModelCheckpoint(every_n_train_steps=N)` that passes over a step at an epoch's last batch.
+
+    Lightning (2.6) resumes a state saved there as if that epoch and the next had ended: its validation
+    and the whole next epoch are skipped. The epoch-end checkpoint a moment later holds the same weights;
+    a kill between the two resumes from the step before, which Lightning replays exactly."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 class CheckpointOnPreemption(Checkpoint):

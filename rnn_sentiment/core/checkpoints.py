@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.errors import UserInputError, cannot_write
 from rnn_sentiment.core.files import open_atomically
 
 ENTRY_POINTS = {"sentiment": "python -m rnn_sentiment.predict", "lm": "python -m lm.generate"}
@@ -60,10 +60,7 @@ class DurableCheckpointIO(TorchCheckpointIO):
             with open_atomically(Path(path), binary=True) as file:
                 torch.save(checkpoint, file)
         except OSError as error:
-            raise UserInputError(
-                f"cannot write the checkpoint {path}: {error.strerror or error}; free space there or give the run "
-                "another directory (hydra.run.dir=…, paths.log_dir=…); the checkpoints written before are intact"
-            ) from None
+            raise cannot_write(f"the checkpoint {path}", error, "the checkpoints written before are intact") from None
 
 
 def existing_checkpoint(ckpt_path: str, option: str = "ckpt_path") -> Path:

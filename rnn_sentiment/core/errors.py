@@ -53,17 +53,27 @@ def _to_run_log(message: str, error: BaseException | None = None) -> None:
 
 
 WRITE_FAILURES = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file too large",
-                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+                  errno.EROFS: "read-only file system", errno.EACCES: "permission denied",
+                  errno.EPERM: "operation not permitted", errno.ENOTDIR: "a file is in the way"}
+FIXES = {errno.EROFS: "make it writable", errno.EACCES: "make it writable", errno.EPERM: "make it writable",
+         errno.ENOTDIR: "move that file"}
+
+
+def cannot_write(what: str, error: OSError, kept: str) -> UserInputError:
+    """One line for a write that `error` refused: `what` could not be written, why, the fix that fits
+    (space for a full disk, permissions for an unwritable place) and what is `kept`."""
+    fix = FIXES.get(error.errno, "free space there")
+    return UserInputError(
+        f"cannot write {what}: {error.strerror or WRITE_FAILURES.get(error.errno, error)}; {fix} or give the run "
+        f"another directory (hydra.run.dir=…, paths.log_dir=…); {kept}"
+    )
 
 
 def as_user_error(error: BaseException) -> BaseException:
     """A full disk, a quota, a file-size limit or an unwritable directory as a `UserInputError` naming
     the file; any other error as it is."""
     if isinstance(error, OSError) and error.errno in WRITE_FAILURES:
-        return UserInputError(
-            f"cannot write {error.filename or 'a file of the run'}: {WRITE_FAILURES[error.errno]}; free space there "
-            "or give the run another directory (hydra.run.dir=…, paths.log_dir=…); files written before are intact"
-        )
+        return cannot_write(error.filename or "a file of the run", error, "files written before are intact")
     return error
 
 

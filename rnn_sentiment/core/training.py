@@ -20,7 +20,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from rnn_sentiment.core.callbacks import EpochTimer
+from rnn_sentiment.core.callbacks import EpochTimer, LastValidation
 from rnn_sentiment.core.checkpoints import DamagedFileError, DurableCheckpointIO, existing_checkpoint, load_plain
 from rnn_sentiment.core.distributed import process_group_closed_at_end
 from rnn_sentiment.core.errors import UserInputError
@@ -205,9 +205,9 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
     module = instantiate_config(cfg.model, **datamodule.network_arguments())
     module.set_preprocessing(datamodule.preprocessing())
 
-    timer = EpochTimer()
+    timer, last_validation = EpochTimer(), LastValidation()
     loggers = build_loggers(cfg)
-    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer]
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None] + [timer, last_validation]
     if not loggers:  # nothing to monitor the learning rate into
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     bars = {}
@@ -227,7 +227,7 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
         epoch_seconds = list(timer.seconds)  # before trainer.test(ckpt_path=best) restores the timer's older state
 
         checkpoint = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
-        metrics = {key: float(value) for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
+        metrics = dict(last_validation.metrics)
         if checkpoint is not None and checkpoint.best_model_score is not None:
             metrics[f"best/{checkpoint.monitor}"] = float(checkpoint.best_model_score)
         if cfg.get("test"):
