@@ -25,9 +25,10 @@ class ChunkedTexts(IterableDataset):
     `batch_size`; then the next chunk. Memory holds one chunk, whatever the length of the input.
 
     Each batch is `{"tokens": (B, T) int64, "lengths": (B,) int64 (bucket batching only),
-    "rows": RowsOfBatch}`, laid out as the checkpoint's training batches were. With bucket
-    batching, rows are sorted by length within the chunk, so batches come out of input order
-    (the writer restores it) and hold little padding.
+    "rows": RowsOfBatch}`, laid out as the checkpoint's training batches were. Rows are sorted by
+    length within the chunk, so batches come out of input order (the writer restores it) and hold
+    little padding: bucket batches are cut to their longest row, and the shared leading padding of
+    pre-padded ones is read once (`fast_padding.py`); each row's scores are those of any other batch.
     """
 
     def __init__(self, rows: Iterable[InputRow], tokenizer: WordTokenizer, layout: Layout, batch_size: int,
@@ -43,7 +44,7 @@ class ChunkedTexts(IterableDataset):
         while chunk := list(islice(rows, self.chunk_size)):
             flat, lengths = self.tokenizer.encode_ragged([row.text for row in chunk])
             matrix, kept = self.layout.matrix(flat, lengths)
-            order = torch.argsort(kept, stable=True) if self.layout.batching == "bucket" else torch.arange(len(chunk))
+            order = torch.argsort(kept, stable=True)
             for index in order.split(self.batch_size):
                 batch = self.layout.batch(matrix, kept, index)
                 batch["rows"] = RowsOfBatch([chunk[i] for i in index.tolist()], lengths[index.numpy()].tolist())

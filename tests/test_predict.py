@@ -1,5 +1,6 @@
 """python -m rnn_sentiment.predict: one output row per input row, streamed in chunks, through Trainer.predict."""
 
+import copy
 import csv
 import io
 import json
@@ -109,6 +110,29 @@ def test_prediction_runs_through_a_configured_trainer_without_side_effects(modul
     writer = predict(OmegaConf.merge(cfg, {"file": "reviews.txt", "output": "scores.csv", "batch_size": 2}), module)
     assert writer.count == 5 and calls == [2, 2, 1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reviews.txt", "scores.csv"]  # no logs, no checkpoints
+
+
+
+def test_pre_padded_rows_sorted_by_length_keep_their_order_and_each_its_own_scores(module, tmp_path, monkeypatch):
+    fixed = copy.deepcopy(module)
+    fixed.preprocessing = {**module.preprocessing, "batching": "fixed", "padding": "pre"}
+    rng = random.Random(7)
+    lines = [" ".join(rng.choice(NOISE + ["great", "awful"]) for _ in range(rng.randint(1, 60))) for _ in range(23)]
+    (tmp_path / "reviews.txt").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    sizes = []
+    predict_step = SentimentClassifier.predict_step
+    monkeypatch.setattr(SentimentClassifier, "predict_step",
+                        lambda self, batch, i: sizes.append(batch["rows"].words) or predict_step(self, batch, i))
+    predict(predict_config(file="reviews.txt", output="scores.csv", batch_size=4, chunk_size=10), fixed)
+    monkeypatch.undo()
+    rows = list(csv.DictReader(open(tmp_path / "scores.csv", newline="")))
+    assert [r["row"] for r in rows] == [str(i) for i in range(len(lines))]
+    alone = [float(fixed.predict_proba([line], batch_size=1)) for line in lines]  # each row in a batch of its own
+    assert [float(r["p_positive"]) for r in rows] == pytest.approx(alone, abs=1e-6)
+    kept = [[min(words, fixed.preprocessing["max_len"]) for words in batch] for batch in sizes]
+    assert all(batch == sorted(batch) for batch in kept)  # within a chunk, by length
+    assert sum(map(len, sizes)) == len(lines)
 
 
 @pytest.mark.parametrize(
