@@ -18,6 +18,7 @@ from rnn_sentiment.core.batching import BatchIndexSampler
 from rnn_sentiment.core.datamodule import TextDataModule
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import open_atomically
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 
 log = logging.getLogger(__name__)
@@ -343,8 +344,8 @@ class LanguageModelDataModule(TextDataModule):
     def load(self, state: dict) -> None:
         self.ids = {name: torch.as_tensor(state[name]) for name in SPLITS}
 
-    def preprocessing(self) -> dict:
-        return {"task": "lm", "tokenizer": self.tokenizer.to_json()}
+    def preprocessing(self) -> Preprocessing:
+        return Preprocessing("lm", self.tokenizer)
 
     def split_loader(self, name: str, train: bool):
         batch_size = self.batch_size if train else self.eval_batch_size

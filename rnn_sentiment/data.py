@@ -15,6 +15,7 @@ from rnn_sentiment.core.batching import BatchIndexSampler, Layout
 from rnn_sentiment.core.checkpoints import existing_checkpoint
 from rnn_sentiment.core.datamodule import TextDataModule
 from rnn_sentiment.core.errors import UserInputError, check_choice
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.encoder import language_model_tokenizer
 
@@ -265,17 +266,9 @@ class SentimentDataModule(TextDataModule):
     def network_arguments(self) -> dict:
         return {"vocab_size": self.vocab_size, "num_classes": self.num_classes}
 
-    def preprocessing(self) -> dict:
+    def preprocessing(self) -> Preprocessing:
         """What a checkpoint needs to turn raw text into the network's input."""
-        return {
-            "task": "sentiment",
-            "tokenizer": self.tokenizer.to_json(),
-            "max_len": self.layout.max_len,
-            "padding": self.layout.padding,
-            "truncating": self.layout.truncating,
-            "batching": self.layout.batching,
-            "label_names": self.label_names,
-        }
+        return Preprocessing("sentiment", self.tokenizer, self.layout, tuple(self.label_names))
 
     def split_loader(self, name: str, train: bool) -> DataLoader:
         dataset = self.datasets[name]

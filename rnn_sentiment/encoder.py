@@ -17,6 +17,7 @@ from torch import nn
 
 from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def language_model_tokenizer(path: str) -> WordTokenizer:
     preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
     if not preprocessing or "tokenizer" not in preprocessing:
         raise UserInputError(f"data.tokenizer_from={path}: not an rnn-lightning checkpoint (no tokenizer inside)")
-    return WordTokenizer.from_json(preprocessing["tokenizer"])
+    return Preprocessing.from_plain(preprocessing).tokenizer
 
 
 @torch.no_grad()

@@ -4,7 +4,6 @@ import html
 
 import torch
 
-from rnn_sentiment.core.batching import Layout
 
 
 def word_attributions(module, text: str) -> tuple[int, float, list[tuple[str, float]]]:
@@ -14,14 +13,13 @@ def word_attributions(module, text: str) -> tuple[int, float, list[tuple[str, fl
     Two classes: of the logit (the second, positive class's log-odds), whatever the prediction; more:
     of the predicted class's log-probability. A positive score pushed the prediction toward that class.
     """
-    pre = module.preprocessing
-    layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
+    layout = module.preprocessing.layout
     words = module.tokenizer.words(text)
     flat, lengths = module.tokenizer.encode_ragged([text])
     matrix, kept = layout.matrix(flat, lengths)
     batch = layout.batch(matrix, kept, torch.tensor([0]))
     count = int(kept[0])
-    read = words[-count:] if pre["truncating"] == "pre" else words[:count]
+    read = words[-count:] if layout.truncating == "pre" else words[:count]
     read = read if count else []
 
     captured = {}

@@ -16,7 +16,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
-from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.distributed import gather_uneven
 from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.module_base import TextModule, plain
@@ -95,9 +95,9 @@ class SentimentClassifier(TextModule):
         self.val_loss, self.test_loss = MeanMetric(), MeanMetric()
         self._test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-    def set_preprocessing(self, preprocessing: dict) -> None:
+    def set_preprocessing(self, preprocessing: Preprocessing) -> None:
         super().set_preprocessing(preprocessing)
-        self.example_input_array = torch.zeros(1, preprocessing["max_len"], dtype=torch.long)
+        self.example_input_array = torch.zeros(1, preprocessing.layout.max_len, dtype=torch.long)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(tokens, lengths)
@@ -134,7 +134,7 @@ class SentimentClassifier(TextModule):
         """`<stage>/precision|recall|f1/<class name>` of the epoch (more than two classes only)."""
         if self.binary:
             return
-        names = [metric_key(name) for name in self.preprocessing["label_names"]]
+        names = [metric_key(name) for name in self.preprocessing.label_names]
         values = self.per_class[stage].compute()  # synced over DDP ranks
         self.per_class[stage].reset()
         for key, per_class in values.items():
@@ -166,7 +166,7 @@ class SentimentClassifier(TextModule):
             return
         writer = writer_of(self)
         if writer is not None:
-            log_classification_figures(writer, probabilities.cpu(), labels.cpu(), self.preprocessing["label_names"],
+            log_classification_figures(writer, probabilities.cpu(), labels.cpu(), self.preprocessing.label_names,
                                        self.global_step)
         self._test_outputs = []
 
@@ -241,8 +241,7 @@ class SentimentClassifier(TextModule):
     @torch.no_grad()
     def predict_proba(self, texts: list[str], batch_size: int = 256) -> torch.Tensor:
         """`predict_step`'s probabilities of each raw text, from the checkpoint's own preprocessing."""
-        pre = self.preprocessing
-        layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
+        layout = self.preprocessing.layout
         matrix, kept = layout.matrix(*self.tokenizer.encode_ragged(texts))
         self.eval()
         probabilities = []

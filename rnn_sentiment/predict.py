@@ -16,7 +16,6 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from rnn_sentiment.core.batching import Layout
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
@@ -94,12 +93,11 @@ def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
     check_options(cfg)
     output = output_path(cfg)
     pre = module.preprocessing
-    layout = Layout(pre["max_len"], pre["padding"], pre["truncating"], pre["batching"])
-    dataset = ChunkedTexts(input_rows(cfg), module.tokenizer, layout, cfg.batch_size, cfg.chunk_size)
+    dataset = ChunkedTexts(input_rows(cfg), pre.tokenizer, pre.layout, cfg.batch_size, cfg.chunk_size)
     keep = max(cfg.print_rows, cfg.explain_rows if cfg.explain else 0)
     with open_atomically(output) if output else nullcontext() as stream:
         writer = PredictionWriter(stream, OUTPUT_FORMATS.get(output.suffix.lower()) if output else "csv",
-                                  pre["label_names"], cfg.id_column or "row", cfg.with_text, keep)
+                                  pre.label_names, cfg.id_column or "row", cfg.with_text, keep)
         trainer = build_trainer(cfg, writer)
         with warnings.catch_warnings():  # rows carry their own numbers: Lightning's batch indices aren't needed
             warnings.filterwarnings("ignore", message="Couldn't infer the batch indices")
@@ -126,7 +124,7 @@ def main(cfg: DictConfig) -> None:
     if cfg.explain:
         explained = writer.kept[: cfg.explain_rows]
         results = [(r.text, *word_attributions(module.cpu(), r.text)) for r in explained]
-        write_text_atomically(Path(cfg.explain), attribution_html(results, module.preprocessing["label_names"]))
+        write_text_atomically(Path(cfg.explain), attribution_html(results, module.preprocessing.label_names))
         print(f"word attributions of {len(explained):,} rows: {Path(cfg.explain).resolve()}", file=sys.stderr)
 
 

@@ -161,4 +161,4 @@ def checkpoint_prediction(ckpt_path: Path, text: str) -> tuple[float, str]:
 
     module = load_module(str(ckpt_path), SentimentClassifier, "sentiment")
     _, probability, _ = word_attributions(module, text)
-    return probability, module.preprocessing["label_names"][int(probability >= 0.5)]
+    return probability, module.preprocessing.label_names[int(probability >= 0.5)]

@@ -10,7 +10,10 @@ import torch
 from torch.nn import functional as F
 
 from conftest import NOISE, sentiment_frame
+from rnn_sentiment.core.batching import Layout
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.preprocessing import Preprocessing
+from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.keras_compat import categorical_cross_entropy
 from rnn_sentiment.module import SentimentClassifier, metric_key
@@ -72,7 +75,7 @@ def test_class_names_and_every_row_come_from_the_class_label(sst_like):
     assert split_rows(dm, "val") == read_as(rows["validation"])
     assert split_rows(dm, "test") == read_as(rows["test"])
     assert sorted(split_rows(dm, "train")) == sorted(read_as(rows["train"]))
-    assert dm.preprocessing()["label_names"] == CLASSES
+    assert dm.preprocessing().label_names == tuple(CLASSES)
 
 
 def test_integer_labels_are_classes_in_numeric_order(tmp_path):
@@ -262,8 +265,7 @@ def test_cross_entropy_for_more_classes_and_keras_clipped_form():
 
 def test_training_step_of_more_classes_is_cross_entropy_and_updates_per_class_metrics():
     five = module(5)
-    five.set_preprocessing({"tokenizer": _tokenizer_json(), "max_len": 7, "padding": "pre", "truncating": "pre",
-                            "batching": "fixed", "label_names": CLASSES, "task": "sentiment"})
+    five.set_preprocessing(Preprocessing("sentiment", WordTokenizer.from_json(_tokenizer_json()), Layout(7), tuple(CLASSES)))
     tokens, labels = torch.randint(1, 30, (6, 7)), torch.tensor([0, 1, 2, 3, 4, 4])
     five._step({"tokens": tokens, "labels": labels.float()}, "val", five.val_metrics, five.val_loss)
     torch.testing.assert_close(five.val_loss.compute(), F.cross_entropy(five(tokens), labels))
@@ -276,8 +278,6 @@ def test_training_step_of_more_classes_is_cross_entropy_and_updates_per_class_me
 
 
 def _tokenizer_json() -> str:
-    from rnn_sentiment.core.text import WordTokenizer
-
     return WordTokenizer.fit(["a b c d e"], 30).to_json()
 
 
@@ -344,8 +344,7 @@ def test_explanations_are_gradient_times_input_of_the_explained_score(num_classe
 
     net = module(num_classes).double().eval()
     names = CLASSES[:num_classes] if num_classes > 2 else ["neg", "pos"]
-    net.set_preprocessing({"tokenizer": _tokenizer_json(), "max_len": 7, "padding": "pre", "truncating": "pre",
-                           "batching": "fixed", "label_names": names, "task": "sentiment"})
+    net.set_preprocessing(Preprocessing("sentiment", WordTokenizer.from_json(_tokenizer_json()), Layout(7), tuple(names)))
     text = "a b c d"
     target, probability, scored = word_attributions(net, text)
     tokens = torch.tensor([[0, 0, 0, *(net.tokenizer.token_ids(text.split()))]])

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from conftest import sentiment_frame
-from rnn_sentiment.core.batching import BatchIndexSampler
+from rnn_sentiment.core.batching import BatchIndexSampler, Layout
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.data import SentimentDataModule
 
 
@@ -182,10 +183,21 @@ def test_a_data_file_edited_after_its_cache_was_built_is_read_again(tmp_path, ed
     assert positives[1] == int(frame["label"].sum()) and (positives[0] != positives[1]) == (edit == "labels")
 
 
-def test_preprocessing_travels_as_json(imdb_dir):
+def test_preprocessing_travels_as_json_and_reads_back_whole(imdb_dir):
     pre = datamodule(imdb_dir).preprocessing()
-    assert json.loads(json.dumps(pre)) == pre
-    assert pre["task"] == "sentiment" and pre["max_len"] == 12
+    plain = pre.to_plain()
+    assert json.loads(json.dumps(plain)) == plain  # strings, numbers and lists only
+    again = Preprocessing.from_plain(json.loads(json.dumps(plain)))
+    assert (again.task, again.layout, again.label_names) == ("sentiment", pre.layout, pre.label_names)
+    assert again.layout.max_len == 12 and again.label_names == ("0", "1")
+    assert again.tokenizer.to_json() == pre.tokenizer.to_json()
+    assert Preprocessing.from_plain({"task": "lm", "tokenizer": plain["tokenizer"]}).layout is None
+
+
+def test_preprocessing_of_an_older_checkpoint_takes_the_defaults_it_was_written_with(imdb_dir):
+    plain = datamodule(imdb_dir).preprocessing().to_plain()
+    older = Preprocessing.from_plain({"tokenizer": plain["tokenizer"], "max_len": 9})
+    assert (older.task, older.layout, older.label_names) == ("sentiment", Layout(9, "pre", "pre", "fixed"), ("neg", "pos"))
 
 
 # bad input: one clear error that names the thing and the fix

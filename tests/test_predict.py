@@ -2,6 +2,7 @@
 
 import copy
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -66,7 +67,7 @@ def test_every_input_line_gets_one_output_row_in_order(checkpoint, module, tmp_p
     words = [bool(module.tokenizer.words(line)) for line in lines]
     assert [float(r["p_positive"]) for r, w in zip(rows, words) if w] == pytest.approx(
         [p for p, w in zip(expected, words) if w], abs=1e-5)
-    names = module.preprocessing["label_names"]
+    names = module.preprocessing.label_names
     assert [r["label"] for r in rows] == [names[p >= 0.5] if w else "" for p, w in zip(expected, words)]
     assert [(r["p_positive"], r["label"]) for r, w in zip(rows, words) if not w] == [("", "")] * 3  # no class
     assert [r["note"] for r in rows] == ["", "empty", "empty", "", "empty", ""]
@@ -115,7 +116,8 @@ def test_prediction_runs_through_a_configured_trainer_without_side_effects(modul
 
 def test_pre_padded_rows_sorted_by_length_keep_their_order_and_each_its_own_scores(module, tmp_path, monkeypatch):
     fixed = copy.deepcopy(module)
-    fixed.preprocessing = {**module.preprocessing, "batching": "fixed", "padding": "pre"}
+    fixed.set_preprocessing(dataclasses.replace(module.preprocessing,
+                                                layout=dataclasses.replace(module.preprocessing.layout, batching="fixed")))
     rng = random.Random(7)
     lines = [" ".join(rng.choice(NOISE + ["great", "awful"]) for _ in range(rng.randint(1, 60))) for _ in range(23)]
     (tmp_path / "reviews.txt").write_text("\n".join(lines) + "\n")
@@ -130,7 +132,7 @@ def test_pre_padded_rows_sorted_by_length_keep_their_order_and_each_its_own_scor
     assert [r["row"] for r in rows] == [str(i) for i in range(len(lines))]
     alone = [float(fixed.predict_proba([line], batch_size=1)) for line in lines]  # each row in a batch of its own
     assert [float(r["p_positive"]) for r in rows] == pytest.approx(alone, abs=1e-6)
-    kept = [[min(words, fixed.preprocessing["max_len"]) for words in batch] for batch in sizes]
+    kept = [[min(words, fixed.preprocessing.layout.max_len) for words in batch] for batch in sizes]
     assert all(batch == sorted(batch) for batch in kept)  # within a chunk, by length
     assert sum(map(len, sizes)) == len(lines)
 

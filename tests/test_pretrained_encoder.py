@@ -18,6 +18,8 @@ from rnn_sentiment.encoder import with_encoder_settings
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.core.text import WordTokenizer
+from rnn_sentiment.core.batching import Layout
+from rnn_sentiment.core.preprocessing import BINARY_NAMES, Preprocessing
 
 SIZES = {"embed_dim": 12, "hidden_size": 16, "num_layers": 2}
 
@@ -173,7 +175,7 @@ def test_gradual_unfreezing_trains_one_more_group_each_epoch_from_the_head_down(
     module = SentimentClassifier(tokenizer.vocab_size, {**SIZES, "pooling": "concat"},
                                  encoder_ckpt=str(tmp_path / "lm.ckpt"), gradual_unfreezing=True, lr_layer_decay=2.6,
                                  schedule="slanted_triangular")
-    module.set_preprocessing({"tokenizer": tokenizer.to_json(), "max_len": 40})
+    module.set_preprocessing(Preprocessing("sentiment", tokenizer, Layout(40), BINARY_NAMES))
     recorder = ChangedPerEpoch()
     trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[recorder], num_sanity_val_steps=0)

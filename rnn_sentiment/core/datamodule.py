@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from rnn_sentiment.core import cache
 from rnn_sentiment.core.batching import BatchIndexSampler, ResumableLoader
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer, check_num_words
 
 
@@ -74,6 +75,10 @@ class TextDataModule(LightningDataModule):
         """The sizes that the data fixes for the task's module (after `setup`): `vocab_size`, and
         for the classifier `num_classes`."""
         return {"vocab_size": self.vocab_size}
+
+    def preprocessing(self) -> Preprocessing:
+        """What the task's checkpoints need to turn raw text into the network's input (after `setup`)."""
+        raise NotImplementedError
 
     def split_loader(self, name: str, train: bool) -> DataLoader:
         """The batches of split `name` (`train`, `val` or `test`); `train`: shuffled, and sharded evenly under DDP."""

@@ -9,6 +9,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
+from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 
 FUSED_ADAM_DEVICES = ("cpu", "cuda", "mps", "xpu")  # where torch.optim.Adam(fused=True) has kernels
@@ -36,8 +37,7 @@ class TextModule(LightningModule):
 
     def __init__(self) -> None:
         super().__init__()
-        self.preprocessing: dict | None = None
-        self.tokenizer: WordTokenizer | None = None
+        self.preprocessing: Preprocessing | None = None
 
     @classmethod
     def from_hyperparameters(cls, hyper_parameters: dict) -> "TextModule":
@@ -49,16 +49,19 @@ class TextModule(LightningModule):
             hp["net"] = {name: hp.pop(name) for name in list(hp) if name in names}
         return cls(**hp)
 
-    def set_preprocessing(self, preprocessing: dict) -> None:
-        """Tokenizer (and, for the classifier, padding) settings; saved in every checkpoint so it runs alone."""
+    @property
+    def tokenizer(self) -> WordTokenizer | None:
+        return self.preprocessing.tokenizer if self.preprocessing is not None else None
+
+    def set_preprocessing(self, preprocessing: Preprocessing) -> None:
+        """The tokenizer (and, for the classifier, layout and class names); saved in every checkpoint so it runs alone."""
         self.preprocessing = preprocessing
-        self.tokenizer = WordTokenizer.from_json(preprocessing["tokenizer"])
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["preprocessing"] = self.preprocessing
+        checkpoint["preprocessing"] = self.preprocessing.to_plain()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.set_preprocessing(checkpoint["preprocessing"])
+        self.set_preprocessing(Preprocessing.from_plain(checkpoint["preprocessing"]))
 
     def on_fit_start(self) -> None:
         total = sum(p.numel() for p in self.net.parameters())
