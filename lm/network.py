@@ -91,10 +91,6 @@ class WordLSTM(nn.Module):
             self.decoder.weight = self.embedding.weight
         self.register_load_state_dict_pre_hook(_split_multilayer_lstm)
 
-    def extra_bias_parameters(self) -> int:
-        """PyTorch's second bias vector per gate, which Keras' count does not have."""
-        return sum(4 * layer.hidden_size for layer in self.layers)
-
     def _drop(self, x: torch.Tensor) -> torch.Tensor:
         if self.locked:
             return locked_dropout(x, self.dropout, self.training)

@@ -5,7 +5,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnn_sentiment.core.errors import UserInputError, check_choice
-from rnn_sentiment.keras_compat import GATES, freeze_second_bias, keras_initialize
+from rnn_sentiment.keras_compat import freeze_second_bias, keras_initialize
 from rnn_sentiment.fast_padding import reads_padding_once, shared_padding_outputs
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -128,10 +128,6 @@ class RecurrentClassifier(nn.Module):
             keras_initialize(self, whole_recurrent_matrix=init == "keras_exact")
         if single_bias:
             freeze_second_bias(self.rnn)
-
-    def extra_bias_parameters(self) -> int:
-        """PyTorch's second bias vector per gate, which Keras' count does not have."""
-        return GATES[self.cell] * self.hidden_size * self.num_layers * self.directions
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if lengths is None and reads_padding_once(self):

@@ -7,7 +7,6 @@ once every row is written.
 
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,7 +20,8 @@ from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import UserInputError, exit_on_user_error
 from rnn_sentiment.core.files import open_atomically, write_text_atomically
 from rnn_sentiment.core.option_types import check_command_line
-from rnn_sentiment.core.training import instantiate_config, quiet_known_noise
+from rnn_sentiment.core.noise import quiet_known_noise
+from rnn_sentiment.core.training import instantiate_config
 from rnn_sentiment.explain import attribution_html, word_attributions
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.prediction_data import ChunkedTexts, prediction_loader
@@ -99,9 +99,7 @@ def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
         writer = PredictionWriter(stream, OUTPUT_FORMATS.get(output.suffix.lower()) if output else "csv",
                                   pre.label_names, cfg.id_column or "row", cfg.with_text, keep)
         trainer = build_trainer(cfg, writer)
-        with warnings.catch_warnings():  # rows carry their own numbers: Lightning's batch indices aren't needed
-            warnings.filterwarnings("ignore", message="Couldn't infer the batch indices")
-            trainer.predict(module, prediction_loader(dataset), return_predictions=False)
+        trainer.predict(module, prediction_loader(dataset), return_predictions=False)
     return writer
 
 

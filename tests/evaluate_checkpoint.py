@@ -15,7 +15,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from rnn_sentiment.core.training import instantiate_config, quiet_known_noise
+from rnn_sentiment.core.noise import quiet_known_noise
+from rnn_sentiment.core.training import instantiate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

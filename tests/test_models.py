@@ -3,6 +3,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.parameters import parameter_count, second_biases
 from rnn_sentiment.fast_padding import reads_padding_once
 from rnn_sentiment.networks import RecurrentClassifier
 
@@ -17,8 +18,9 @@ TUTORIAL = [  # cell, conv channels, Keras' count, PyTorch's extra bias per gate
 def test_parameter_counts_match_the_tutorial(cell, conv, keras_params, extra):
     net = RecurrentClassifier(5000, cell=cell, conv_channels=conv)
     total = sum(p.numel() for p in net.parameters())
-    assert net.extra_bias_parameters() == extra
+    assert sum(p.numel() for p in second_biases(net)) == extra
     assert total == keras_params + extra
+    assert parameter_count(net).startswith(f"{total:,} parameters ({keras_params:,} as Keras counts them")
 
 
 @pytest.mark.parametrize("cell, conv", [("rnn", 0), ("lstm", 0), ("gru", 0), ("lstm", 32)])
@@ -87,7 +89,7 @@ def test_keras_initialization_reaches_both_directions():
     net = RecurrentClassifier(100, cell="lstm", hidden_size=8, bidirectional=True)
     for layer in (net.rnn.forward_layers[0], net.rnn.backward_layers[0]):
         assert torch.all(layer.bias_ih_l0[8:16] == 1) and torch.all(layer.bias_hh_l0 == 0)
-    assert net.extra_bias_parameters() == 2 * 4 * 8
+    assert sum(p.numel() for p in second_biases(net)) == 2 * 4 * 8
 
 
 def test_input_dropout_acts_on_the_embedded_words_in_training_only():

@@ -9,6 +9,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
+from rnn_sentiment.core.parameters import parameter_count
 from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 
@@ -64,12 +65,7 @@ class TextModule(LightningModule):
         self.set_preprocessing(Preprocessing.from_plain(checkpoint["preprocessing"]))
 
     def on_fit_start(self) -> None:
-        total = sum(p.numel() for p in self.net.parameters())
-        fixed = any(not p.requires_grad for p in self.net.parameters())
-        rank_zero_info(
-            f"{self.network_name}: {total:,} parameters ({total - self.net.extra_bias_parameters():,} as Keras counts "
-            f"them: PyTorch RNNs carry a second bias per gate{', fixed at zero here' if fixed else ''})"
-        )
+        rank_zero_info(f"{self.network_name}: {parameter_count(self.net)}")
 
     def adam(self, params, lr: float, weight_decay: float, eps: float = 1e-8) -> torch.optim.Adam:
         """`torch.optim.Adam`, fused into one kernel on the devices that have it, in full precision:

@@ -1,9 +1,7 @@
 """What every training entry point does: compose, fit, test, write metrics.json."""
 
-import logging
 import math
 import re
-import warnings
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -26,21 +24,9 @@ from rnn_sentiment.core.distributed import process_group_closed_at_end
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.hydra_ddp import one_job_of_the_sweep
+from rnn_sentiment.core.noise import quiet_known_noise
 from rnn_sentiment.core.run_lock import run_dir_lock
 from rnn_sentiment.core.run_log import RUN, interactive, run_log, say
-
-
-class _DropAdverts(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "litlogger" not in record.getMessage()
-
-
-def quiet_known_noise() -> None:
-    """Silence messages that say nothing about the run: adverts, library deprecations,
-    and torchmetrics' note on sanity-check batches that hold one class only."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message="No (positive|negative) samples in targets")
 
 
 LIGHTNING_REFUSALS = (MisconfigurationException, ValueError, TypeError)
