@@ -156,7 +156,7 @@ def checkpoint_prediction(ckpt_path: Path, text: str) -> tuple[float, str]:
     """p_positive and the class name the checkpoint gives `text`, computed in this process through
     `explain`'s own batch (not predict's reader and batches)."""
     from rnn_sentiment.core.checkpoints import load_module
-    from rnn_sentiment.explain import word_attributions
+    from rnn_sentiment.prediction.explanation import word_attributions
     from rnn_sentiment.module import SentimentClassifier
 
     module = load_module(str(ckpt_path), SentimentClassifier, "sentiment")

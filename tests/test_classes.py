@@ -17,7 +17,7 @@ from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.keras_compat import categorical_cross_entropy
 from rnn_sentiment.module import SentimentClassifier, metric_key
-from rnn_sentiment.prediction_writer import predicted_label, probability_columns
+from rnn_sentiment.prediction.writer import predicted_label, probability_columns
 
 CLASSES = ["very negative", "negative", "neutral", "positive", "very positive"]
 
@@ -340,7 +340,7 @@ def test_explanations_are_gradient_times_input_of_the_explained_score(num_classe
     """Two classes: of the logit (the positive class's log-odds); more: of the predicted class's
     log-probability. Each word's score is checked against a central difference of that score when the
     word's embedding is scaled along itself (d score / d eps = gradient · embedding)."""
-    from rnn_sentiment.explain import word_attributions
+    from rnn_sentiment.prediction.explanation import word_attributions
 
     net = module(num_classes).double().eval()
     names = CLASSES[:num_classes] if num_classes > 2 else ["neg", "pos"]

@@ -23,7 +23,7 @@ from conftest import NOISE, QUICK, ROOT, compose_config, run_module, tiny_imdb
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.module import SentimentClassifier
-from rnn_sentiment.predict import predict
+from rnn_sentiment.prediction.classify import predict
 from rnn_sentiment.core.training import train
 
 pytestmark = pytest.mark.slow  # every test reads a classifier the module trains first

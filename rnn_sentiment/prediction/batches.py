@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from rnn_sentiment.core.batching import Layout
 from rnn_sentiment.core.text import WordTokenizer
-from rnn_sentiment.prediction_inputs import InputRow
+from rnn_sentiment.prediction.inputs import InputRow
 
 
 class RowsOfBatch:
