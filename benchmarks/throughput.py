@@ -470,11 +470,11 @@ def bench_lm(bench: Bench) -> Iterator[Row]:
 @measurement("precision")
 def bench_precision(bench: Bench) -> Iterator[Row]:
     """The two-stage IMDB recipe's networks (docs/results.md: "Pretrained encoder") in full precision and in
-    bf16 autocast, on all threads and on one: the imdb_lm language model on the training reviews'
+    bf16 autocast, on all threads and on one: the lm_imdb language model on the training reviews'
     text, and the imdb_pretrained classifier's network (its no_pretraining ablation: the same sizes,
     no checkpoint needed) on bucketed reviews."""
     networks = {
-        "imdb_lm": ("lm", "words/s", ["experiment=imdb_lm", f"data.path={bench.imdb / 'train.parquet'}",
+        "lm_imdb": ("lm", "words/s", ["experiment=lm_imdb", f"data.path={bench.imdb / 'train.parquet'}",
                                       "data.exclude_texts_of=null", "model.lr_decay=1.0"]),
         "imdb_pretrained": ("train", "reviews/s", ["experiment=imdb_pretrained", "+ablation=no_pretraining",
                                                    f"data.path={bench.imdb}"]),

@@ -32,7 +32,7 @@ def read_language_model(path: str) -> dict:
         found = f"a {preprocessing.get('task')}" if preprocessing else "not an rnn-lightning"
         raise UserInputError(
             f"model.encoder_ckpt={path}: is {found} checkpoint, not a language model's; use a checkpoint of "
-            "python -m lm.train (e.g. experiment=imdb_lm), checkpoints/last.ckpt of its run"
+            "python -m lm.train (e.g. experiment=lm_imdb), checkpoints/last.ckpt of its run"
         )
     return checkpoint
 
@@ -71,7 +71,7 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
     except (MissingMandatoryValue, InterpolationToMissingValueError):
         raise UserInputError(
             "model.encoder_ckpt is required by this experiment; set it to a language model's checkpoint, "
-            "e.g. model.encoder_ckpt=<run of python -m lm.train experiment=imdb_lm>/checkpoints/last.ckpt"
+            "e.g. model.encoder_ckpt=<run of python -m lm.train experiment=lm_imdb>/checkpoints/last.ckpt"
         ) from None
     if not path:
         return []

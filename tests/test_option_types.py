@@ -52,6 +52,6 @@ def test_kinds_come_from_every_file_of_conf():
     kinds = kinds_in_conf()
     assert kinds["data.max_len"].types == {int} and kinds["model.lr"].types == {float}
     assert kinds["data.by_length"].types == {bool} and kinds["data.by_length"].nullable  # null in imdb.yaml
-    assert kinds["model.net.adaptive_cutoffs"].items == {int}  # from experiment/imdb_lm.yaml (@package _global_)
+    assert kinds["model.net.adaptive_cutoffs"].items == {int}  # from experiment/lm_imdb.yaml (@package _global_)
     assert kind_of("trainer.devices") is None and kind_of("not.a.key") is None  # Lightning's text, int or list
     assert kind_of("trainer.profiler").types == {str}  # a name or an object: a number given is the name written

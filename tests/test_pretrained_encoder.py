@@ -125,7 +125,7 @@ def test_language_model_text_drops_texts_equal_to_excluded_ones(tmp_path):
 
 @pytest.mark.slow
 def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
-    """The README's two commands on tiny data: `lm.train experiment=imdb_lm`, then the classifier from it."""
+    """The README's two commands on tiny data: `lm.train experiment=lm_imdb`, then the classifier from it."""
     data = tmp_path / "data"
     (data / "imdb").mkdir(parents=True)
     (data / "imdb_unsup").mkdir()
@@ -133,7 +133,7 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
     sentiment_frame(80, seed=2).to_parquet(data / "imdb" / "test.parquet")
     sentiment_frame(200, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
     tiny = ["model.net.embed_dim=16", "model.net.hidden_size=16", "data.batch_size=8", *QUICK_TRAINING, "~logger"]
-    stage1 = run_module("lm.train", "experiment=imdb_lm", f"data_dir={data}", "data.seq_len=10",
+    stage1 = run_module("lm.train", "experiment=lm_imdb", f"data_dir={data}", "data.seq_len=10",
                         "data.eval_batch_size=4", "model.net.adaptive_cutoffs=[4,10]", f"hydra.run.dir={tmp_path / 'lm'}",
                         *tiny)
     assert stage1.returncode == 0, stage1.stderr[-2000:]

@@ -168,7 +168,7 @@ class Sandbox:
         sentiment_frame(320, seed=1).to_parquet(data / "imdb" / "train.parquet")
         sentiment_frame(120, seed=2).to_parquet(data / "imdb" / "test.parquet")
         (data / "imdb_unsup").mkdir()
-        unlabelled = sentiment_frame(100, seed=3)[["text"]]  # with 12,000 more words: enough for imdb_lm's
+        unlabelled = sentiment_frame(100, seed=3)[["text"]]  # with 12,000 more words: enough for lm_imdb's
         unlabelled["text"] += [" " + " ".join(f"w{row}x{n}" for n in range(120)) for row in range(100)]  # cutoffs
         unlabelled.to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
         (data / "moby_dick.txt").write_text("\n".join(["Call me Ishmael. The ship sailed, and the whale swam!"] * 300))

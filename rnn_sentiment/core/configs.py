@@ -11,8 +11,10 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
 
 from rnn_sentiment.core.errors import UserInputError
 
@@ -43,6 +45,35 @@ def _presets_of(group: str, target: str) -> list[str]:
         return own.get(name) or (target_of(parent[name]) if parent.get(name) in own else None)
 
     return sorted(name for name in own if target_of(name) == target)
+
+
+COMMANDS = {"train": "python -m rnn_sentiment.train", "lm": "python -m lm.train", "predict": "python -m rnn_sentiment.predict",
+            "generate": "python -m lm.generate", "baselines": "python -m rnn_sentiment.baselines",
+            "plot": "python -m rnn_sentiment.plot"}  # each primary config's entry point
+LM_PRESET = "lm_"  # experiment and hparams_search presets of python -m lm.train start with it; the rest are train's
+ADD_ON_GROUPS = {"train": ("ablation",)}  # groups outside the defaults list that an entry point takes (+group=…)
+
+
+def entry_point_presets(config_name: str) -> str:
+    """The config groups of the primary config `config_name` and, of each, the options it takes, one
+    line a group (what `--help` shows): `model` and `data` options of its own model's and data's
+    `_target_`, `experiment` and `hparams_search` presets by name (`lm_` for the language model)."""
+    loader = GlobalHydra.instance().config_loader()
+    base = loader.load_configuration(config_name, [], RunMode.RUN)
+    groups = sorted(group for group in base.hydra.runtime.choices if not group.startswith("hydra"))
+    lines = []
+    for group in groups + [f"+{group}" for group in ADD_ON_GROUPS.get(config_name, ())]:
+        options = loader.get_group_options(group.lstrip("+"))
+        if group in ("model", "data"):
+            options = _presets_of(group, OmegaConf.select(base, f"{group}._target_"))
+        elif group in ("experiment", "hparams_search"):
+            options = [option for option in options if option.startswith(LM_PRESET) == (config_name == "lm")]
+        lines.append(f"{group}: {', '.join(options)}")
+    return "\n".join(lines) or "(none: every setting is a key=value)"
+
+
+OmegaConf.register_new_resolver("entry_point_presets", entry_point_presets, replace=True)
+OmegaConf.register_new_resolver("entry_point_command", COMMANDS.get, replace=True)
 
 
 def check_task(cfg: DictConfig, target: str, entry_point: str) -> None:
