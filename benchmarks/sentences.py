@@ -5,7 +5,7 @@ python benchmarks/sentences.py SWEEP_DIR [SWEEP_DIR ...] [--markdown table.md] [
 Reads every job of the multiruns of `experiment=sentences` (docs/sentence_benchmarks.md):
 a finished job (`metrics.json`) by its composed `.hydra/config.yaml`: the dataset is the folder of
 `data.path` (`sst5` → SST-1, `sst2` → SST-2, `trec` → TREC, `mr` → MR), the model its network
-(Elman, LSTM, Conv-LSTM, BiLSTM; `+ IMDB LM` when `model.encoder_ckpt` is set). Then it fits the
+(Elman, LSTM, Conv-LSTM, BiLSTM; `+ IMDB LM` when `encoder_ckpt` is set). Then it fits the
 linear baselines (`python -m rnn_sentiment.baselines`: NBSVM and logistic regression on uni+bigrams,
 one-vs-rest beyond two classes, settings chosen on validation) on the very splits of every seed and
 fold the sweeps used (each job's `data.*` overrides and seed), and prints one table: mean ± sample sd of the test accuracy (%) over the

@@ -1,4 +1,4 @@
-"""Starting the classifier from a pretrained language model (`model.encoder_ckpt=`).
+"""Starting the classifier from a pretrained language model (`encoder_ckpt=`).
 
 The language model's embedding and LSTM layers become the classifier's; its tokenizer becomes the
 classifier's (`data.tokenizer_from`), so both read the same ids. The classifier's cell and sizes
@@ -12,7 +12,7 @@ import re
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
+from omegaconf.errors import InterpolationResolutionError, InterpolationToMissingValueError, MissingMandatoryValue
 from torch import nn
 
 from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
@@ -26,12 +26,12 @@ NETWORK_SIZES = ("vocab_size", "embed_dim", "hidden_size", "num_layers")
 
 def read_language_model(path: str) -> dict:
     """The checkpoint of an rnn-lightning language model, read without running code from it."""
-    checkpoint = load_plain(existing_checkpoint(path, "model.encoder_ckpt"), "model.encoder_ckpt")
+    checkpoint = load_plain(existing_checkpoint(path, "encoder_ckpt"), "encoder_ckpt")
     preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
     if not preprocessing or preprocessing.get("task") != "lm" or "hyper_parameters" not in checkpoint:
         found = f"a {preprocessing.get('task')}" if preprocessing else "not an rnn-lightning"
         raise UserInputError(
-            f"model.encoder_ckpt={path}: is {found} checkpoint, not a language model's; use a checkpoint of "
+            f"encoder_ckpt={path}: is {found} checkpoint, not a language model's; use a checkpoint of "
             "python -m lm.train (e.g. experiment=lm_imdb), checkpoints/last.ckpt of its run"
         )
     return checkpoint
@@ -60,7 +60,8 @@ def encoder_settings(checkpoint: dict) -> dict:
 
 
 def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
-    """Give `cfg` the cell, sizes and tokenizer of `cfg.model.encoder_ckpt` (nothing when unset);
+    """Give `cfg` the cell, sizes and tokenizer of `cfg.model.encoder_ckpt` (the top-level
+    `encoder_ckpt`, unless `+ablation=no_pretraining` cut the link; nothing when unset);
     returns the `key=value`s it changed.
 
     `overrides` are the command line's `key=value`s: one that sets a fixed setting to another
@@ -68,10 +69,10 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
     """
     try:
         path = cfg.model.get("encoder_ckpt")
-    except (MissingMandatoryValue, InterpolationToMissingValueError):
+    except (MissingMandatoryValue, InterpolationToMissingValueError, InterpolationResolutionError):
         raise UserInputError(
-            "model.encoder_ckpt is required by this experiment; set it to a language model's checkpoint, "
-            "e.g. model.encoder_ckpt=<run of python -m lm.train experiment=lm_imdb>/checkpoints/last.ckpt"
+            "encoder_ckpt is required by this experiment; set it to a language model's checkpoint, "
+            "e.g. encoder_ckpt=<run of python -m lm.train experiment=lm_imdb>/checkpoints/last.ckpt"
         ) from None
     if not path:
         return []
@@ -84,7 +85,7 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
     for key, value in settings.items():
         if key in given and yaml.safe_load(given[key]) != value:
             raise UserInputError(
-                f"{key}={given[key]} conflicts with model.encoder_ckpt={path}, whose language model has "
+                f"{key}={given[key]} conflicts with encoder_ckpt={path}, whose language model has "
                 f"{key.split('.')[-1]}={value}; drop {key} (the checkpoint sets it) or use another checkpoint"
             )
     changed = []
@@ -93,7 +94,7 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
             if OmegaConf.select(cfg, key) != value:
                 changed.append(f"{key}={value}")
                 OmegaConf.update(cfg, key, value)
-    log.info("model.encoder_ckpt=%s sets %s", path, " ".join(changed) or "nothing new")
+    log.info("encoder_ckpt=%s sets %s", path, " ".join(changed) or "nothing new")
     return changed
 
 
@@ -116,7 +117,7 @@ def load_encoder(net: nn.Module, path: str) -> None:
     hp = network_sizes(checkpoint)
     if net.cell != "lstm" or net.directions != 1 or net.conv is not None:
         raise UserInputError(
-            f"model.encoder_ckpt={path}: the language model is a unidirectional LSTM without convolution; "
+            f"encoder_ckpt={path}: the language model is a unidirectional LSTM without convolution; "
             "set model.net.cell=lstm model.net.bidirectional=false model.net.conv_channels=0"
         )
     ours = {"vocab_size": net.embedding.num_embeddings, "embed_dim": net.embedding.embedding_dim,
@@ -126,7 +127,7 @@ def load_encoder(net: nn.Module, path: str) -> None:
             fix = ("leave data.num_words unset, so the tokenizer comes from the checkpoint" if size == "vocab_size"
                    else f"set model.net.{size}={hp[size]} or leave it unset")
             raise UserInputError(
-                f"model.encoder_ckpt={path}: its {size} is {hp[size]}, the classifier's {ours[size]}; {fix}"
+                f"encoder_ckpt={path}: its {size} is {hp[size]}, the classifier's {ours[size]}; {fix}"
             )
     copied = 0
     for key, value in checkpoint["state_dict"].items():
@@ -145,4 +146,4 @@ def load_encoder(net: nn.Module, path: str) -> None:
     if net.embedding.padding_idx is not None:
         net.embedding.weight[net.embedding.padding_idx].zero_()
     if copied != 4 * net.num_layers:
-        raise UserInputError(f"model.encoder_ckpt={path}: holds {copied} LSTM tensors, not {4 * net.num_layers}")
+        raise UserInputError(f"encoder_ckpt={path}: holds {copied} LSTM tensors, not {4 * net.num_layers}")

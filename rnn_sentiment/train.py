@@ -17,7 +17,7 @@ from rnn_sentiment.encoder import with_encoder_settings
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
-    """Train a classifier as `cfg` (`conf/train.yaml` and overrides) says; `model.encoder_ckpt` first
+    """Train a classifier as `cfg` (`conf/train.yaml` and overrides) says; `encoder_ckpt` first
     sets the network's sizes and the tokenizer from the language model it names; the run's
     `.hydra/config.yaml` then shows the settings it trains with."""
     check_command_line(cfg)

@@ -104,7 +104,7 @@ def test_explain_names_the_predicted_class(run, tmp_path):
 
 def test_a_pretrained_encoder_fine_tunes_on_five_classes(five_classes, lm_checkpoint, tmp_path):
     encoder = lm_checkpoint / "checkpoints" / "last.ckpt"
-    done = run_module("rnn_sentiment.train", f"data.path={five_classes}", f"model.encoder_ckpt={encoder}",
+    done = run_module("rnn_sentiment.train", f"data.path={five_classes}", f"encoder_ckpt={encoder}",
                       f"hydra.run.dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}", *QUICK)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

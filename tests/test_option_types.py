@@ -2,6 +2,7 @@
 
 import pytest
 
+from conftest import run_here
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.option_types import checked_value, kind_of, kinds_in_conf
 
@@ -55,3 +56,12 @@ def test_kinds_come_from_every_file_of_conf():
     assert kinds["model.net.adaptive_cutoffs"].items == {int}  # from experiment/lm_imdb.yaml (@package _global_)
     assert kind_of("trainer.devices") is None and kind_of("not.a.key") is None  # Lightning's text, int or list
     assert kind_of("trainer.profiler").types == {str}  # a name or an object: a number given is the name written
+
+
+def test_the_encoder_checkpoint_has_one_key_for_the_user(tmp_path):
+    given = run_here("rnn_sentiment.train", f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}", cwd=tmp_path)
+    assert given.returncode == 2
+    assert given.stderr.strip() == (f"error: model.encoder_ckpt follows encoder_ckpt; give "
+                                    f"encoder_ckpt={tmp_path / 'lm.ckpt'} instead")
+    missing = run_here("rnn_sentiment.train", f"encoder_ckpt={tmp_path / 'lm.ckpt'}", cwd=tmp_path)
+    assert missing.returncode == 2 and f"encoder_ckpt={tmp_path / 'lm.ckpt'}: no such checkpoint file" in missing.stderr

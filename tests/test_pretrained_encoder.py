@@ -72,13 +72,13 @@ def test_vocabulary_mismatch_is_a_one_line_error(tmp_path, reviews):
 
 def test_a_classifier_checkpoint_is_refused_as_encoder(tmp_path, reviews):
     torch.save({"state_dict": {}, "hyper_parameters": {}, "preprocessing": {"task": "sentiment"}}, tmp_path / "c.ckpt")
-    with pytest.raises(UserInputError, match=r"model.encoder_ckpt=.*is a sentiment checkpoint, not a language model"):
+    with pytest.raises(UserInputError, match=r"encoder_ckpt=.*is a sentiment checkpoint, not a language model"):
         SentimentClassifier(40, SIZES, encoder_ckpt=str(tmp_path / "c.ckpt"))
 
 
 def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path, reviews, imdb_dir):
     _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
-    encoder = f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}"
+    encoder = f"encoder_ckpt={tmp_path / 'lm.ckpt'}"
     cfg = compose_config("train", tmp_path, ["model=conv_lstm", encoder, f"data.path={imdb_dir}"])
     with_encoder_settings(cfg, ["model=conv_lstm", encoder])
     assert (cfg.model.net.cell, cfg.model.net.conv_channels, cfg.model.net.bidirectional) == ("lstm", 0, False)
@@ -94,7 +94,7 @@ def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path,
                                              ("+model.net.cell=rnn", False), ("data.num_words=5000", False)])
 def test_a_size_given_explicitly_must_agree_with_the_checkpoint(tmp_path, reviews, given, fine):
     save_language_model(tmp_path / "lm.ckpt", reviews)
-    encoder = f"model.encoder_ckpt={tmp_path / 'lm.ckpt'}"
+    encoder = f"encoder_ckpt={tmp_path / 'lm.ckpt'}"
     cfg = compose_config("train", tmp_path, [encoder, given.lstrip("+")])
     if fine:
         with_encoder_settings(cfg, [encoder, given])
@@ -102,7 +102,7 @@ def test_a_size_given_explicitly_must_agree_with_the_checkpoint(tmp_path, review
     with pytest.raises(UserInputError) as error:
         with_encoder_settings(cfg, [encoder, given])
     key, value = given.lstrip("+").split("=")
-    assert str(error.value).startswith(f"{key}={value} conflicts with model.encoder_ckpt=")
+    assert str(error.value).startswith(f"{key}={value} conflicts with encoder_ckpt=")
     assert "\n" not in str(error.value)
 
 
@@ -138,7 +138,7 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
                         *tiny)
     assert stage1.returncode == 0, stage1.stderr[-2000:]
     stage2 = run_module("rnn_sentiment.train", "experiment=imdb_pretrained", f"data.path={data / 'imdb'}",
-                        f"model.encoder_ckpt={tmp_path / 'lm' / 'checkpoints' / 'last.ckpt'}",
+                        f"encoder_ckpt={tmp_path / 'lm' / 'checkpoints' / 'last.ckpt'}",
                         f"hydra.run.dir={tmp_path / 'cls'}", *tiny, "model.lr=0.02", "trainer.max_epochs=3")
     assert stage2.returncode == 0, stage2.stderr[-2000:]
     metrics = json.loads((tmp_path / "cls" / "metrics.json").read_text())
@@ -285,7 +285,7 @@ def test_the_adaptive_softmax_runs_under_autocast():
 
 def test_the_pretrained_experiment_requires_an_encoder(tmp_path, imdb_dir):
     cfg = compose_config("train", tmp_path, ["experiment=imdb_pretrained", f"data.path={imdb_dir}"])
-    with pytest.raises(UserInputError, match=r"^model.encoder_ckpt is required by this experiment; set it"):
+    with pytest.raises(UserInputError, match=r"^encoder_ckpt is required by this experiment; set it"):
         with_encoder_settings(cfg, ["experiment=imdb_pretrained"])
 
 

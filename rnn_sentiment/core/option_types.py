@@ -185,6 +185,9 @@ def checked_value(key: str, value, written: str):
     raise UserInputError(f"{key}={written} must be {takes}{example}")
 
 
+SET_THROUGH = {"model.encoder_ckpt": "encoder_ckpt"}  # keys set by another, one key for the user
+
+
 def check_command_line(cfg: DictConfig) -> None:
     """Every `key=value` of this job's command line (Hydra's task overrides: a sweep job's own values)
     checked by `checked_value`, and a text given as a number set in `cfg` as the text written; group
@@ -195,6 +198,8 @@ def check_command_line(cfg: DictConfig) -> None:
         key = override.key_or_group
         if override.is_delete() or key.startswith("hydra") or "/" in key or key in _groups():
             continue
+        if key in SET_THROUGH:
+            raise UserInputError(f"{key} follows {SET_THROUGH[key]}; give {SET_THROUGH[key]}={override.value()} instead")
         value = OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
         written = override.input_line.split("=", 1)[1] if override.input_line else str(value)
         checked = checked_value(key, value, written)
