@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from rnn_sentiment.networks import RecurrentClassifier
+    from rnn_sentiment.network import RecurrentClassifier
 
 
 def reads_padding_once(net: "RecurrentClassifier") -> bool:

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 if TYPE_CHECKING:
-    from rnn_sentiment.networks import RecurrentClassifier
+    from rnn_sentiment.network import RecurrentClassifier
 
 KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
 LOSSES = ("logits", "clipped")

@@ -24,7 +24,7 @@ from rnn_sentiment.core.tensorboard import log_classification_figures, log_embed
 from rnn_sentiment.encoder import load_encoder
 from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy, categorical_cross_entropy
-from rnn_sentiment.networks import RecurrentClassifier
+from rnn_sentiment.network import RecurrentClassifier
 
 
 def metric_key(class_name: str) -> str:

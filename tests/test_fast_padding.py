@@ -9,7 +9,7 @@ from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.keras_compat import binary_cross_entropy
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.fast_padding import reads_padding_once, shared_padding_outputs
-from rnn_sentiment.networks import RecurrentClassifier
+from rnn_sentiment.network import RecurrentClassifier
 
 MAX_LEN = 24
 NETWORKS = {

@@ -12,7 +12,7 @@ from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.training import train
 from rnn_sentiment.keras_compat import KerasAdam, binary_cross_entropy
 from rnn_sentiment.module import SentimentClassifier
-from rnn_sentiment.networks import RecurrentClassifier
+from rnn_sentiment.network import RecurrentClassifier
 
 
 def test_tutorial_experiment_selects_keras_arithmetic(tmp_path):

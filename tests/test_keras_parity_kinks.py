@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from conftest import ROOT
-from rnn_sentiment.networks import RecurrentClassifier
+from rnn_sentiment.network import RecurrentClassifier
 
 spec = importlib.util.spec_from_file_location("keras_parity", ROOT / "benchmarks" / "keras_parity.py")
 keras_parity = sys.modules["keras_parity"] = importlib.util.module_from_spec(spec)

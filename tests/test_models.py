@@ -5,7 +5,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.parameters import parameter_count, second_biases
 from rnn_sentiment.fast_padding import reads_padding_once
-from rnn_sentiment.networks import RecurrentClassifier
+from rnn_sentiment.network import RecurrentClassifier
 
 TUTORIAL = [  # cell, conv channels, Keras' count, PyTorch's extra bias per gate
     ("rnn", 0, 173_401, 100),

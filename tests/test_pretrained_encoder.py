@@ -186,7 +186,7 @@ def test_gradual_unfreezing_trains_one_more_group_each_epoch_from_the_head_down(
 
 def test_layer_groups_cover_every_parameter_once_from_the_head_down():
     from rnn_sentiment.fine_tuning import layer_groups
-    from rnn_sentiment.networks import RecurrentClassifier
+    from rnn_sentiment.network import RecurrentClassifier
 
     for options in [{"num_layers": 3}, {"num_layers": 2, "bidirectional": True}, {"conv_channels": 8}]:
         net = RecurrentClassifier(50, **{"embed_dim": 8, "hidden_size": 8, **options})
@@ -210,7 +210,7 @@ def test_slanted_triangular_rises_then_falls():
 
 
 def test_bptt_windows_give_the_same_outputs_and_concat_pools_all_three():
-    from rnn_sentiment.networks import RecurrentClassifier
+    from rnn_sentiment.network import RecurrentClassifier
 
     torch.manual_seed(0)
     tokens, lengths = torch.randint(1, 50, (4, 23)), torch.tensor([23, 5, 17, 1])
@@ -300,7 +300,7 @@ def test_with_single_bias_the_two_pretrained_biases_become_one(tmp_path, reviews
 
 
 def test_bptt_turns_fast_padding_off_so_gradients_stop_at_the_same_steps():
-    from rnn_sentiment.networks import RecurrentClassifier
+    from rnn_sentiment.network import RecurrentClassifier
 
     torch.manual_seed(0)
     tokens = torch.cat([torch.zeros(3, 5, dtype=torch.long), torch.randint(1, 50, (3, 7))], dim=1)  # pre-padded
