@@ -12,12 +12,11 @@ from tqdm.auto import tqdm
 
 from rnn_sentiment.core import sources
 from rnn_sentiment.core.batching import BatchIndexSampler, Layout
-from rnn_sentiment.core.checkpoints import existing_checkpoint
+from rnn_sentiment.core.checkpoints import existing_checkpoint, tokenizer_of
 from rnn_sentiment.core.datamodule import TextDataModule
 from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
-from rnn_sentiment.encoder import language_model_tokenizer
 
 
 def encode_with_progress(tokenizer: WordTokenizer, texts: list[str], desc: str, chunk: int = 2000):
@@ -225,7 +224,7 @@ class SentimentDataModule(TextDataModule):
         """Splits read and carved, the tokenizer fitted on train, every split encoded ragged."""
         splits, label_names, notes = self.read_splits()
         if self.tokenizer_from:
-            tokenizer = language_model_tokenizer(str(self.tokenizer_from))
+            tokenizer = tokenizer_of(str(self.tokenizer_from), "data.tokenizer_from")
         else:
             tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
         state = {"tokenizer": tokenizer.to_json(), "label_names": label_names, "notes": notes}

@@ -21,7 +21,7 @@ from rnn_sentiment.core.distributed import gather_uneven
 from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.module_base import TextModule, plain
 from rnn_sentiment.core.tensorboard import log_classification_figures, log_embeddings, writer_of
-from rnn_sentiment.encoder import load_encoder
+from rnn_sentiment.pretrained_encoder import load_encoder
 from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy, categorical_cross_entropy
 from rnn_sentiment.network import RecurrentClassifier

@@ -11,7 +11,7 @@ from rnn_sentiment.core.errors import exit_on_user_error
 from rnn_sentiment.core.files import write_text_atomically
 from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.core.training import train
-from rnn_sentiment.encoder import with_encoder_settings
+from rnn_sentiment.pretrained_encoder import with_encoder_settings
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")

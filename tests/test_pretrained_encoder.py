@@ -1,6 +1,7 @@
 """The two-stage recipe: a language model pretrained on review text, then the classifier fine-tuned from it."""
 
 import json
+import os
 
 import lightning as L
 import pandas as pd
@@ -14,7 +15,7 @@ from torch import nn
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from rnn_sentiment.data import SentimentDataModule
-from rnn_sentiment.encoder import with_encoder_settings
+from rnn_sentiment.pretrained_encoder import with_encoder_settings
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.core.text import WordTokenizer
@@ -90,6 +91,24 @@ def test_encoder_checkpoint_sets_cell_sizes_and_tokenizer_of_any_model(tmp_path,
     assert datamodule.tokenizer.to_json() == tokenizer.to_json()  # not one fitted on the classifier's reviews
 
 
+def test_the_language_model_checkpoint_is_read_once_for_sizes_tokenizer_and_weights(tmp_path, reviews, imdb_dir,
+                                                                                     monkeypatch):
+    save_language_model(tmp_path / "lm.ckpt", reviews)
+    reads, load = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda path, *a, **k: reads.append(path) or load(path, *a, **k))
+    encoder = f"encoder_ckpt={tmp_path / 'lm.ckpt'}"
+    cfg = compose_config("train", tmp_path, [encoder, f"data.path={imdb_dir}", "data.max_len=40"])
+    with_encoder_settings(cfg, [encoder])
+    datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=cfg.data.tokenizer_from, max_len=40)
+    datamodule.setup("fit")
+    SentimentClassifier(datamodule.vocab_size, dict(cfg.model.net), encoder_ckpt=cfg.model.encoder_ckpt)
+    assert reads == [tmp_path / "lm.ckpt"]
+    stamp = (tmp_path / "lm.ckpt").stat().st_mtime_ns + 10**9
+    os.utime(tmp_path / "lm.ckpt", ns=(stamp, stamp))  # a changed file is read again
+    SentimentClassifier(datamodule.vocab_size, dict(cfg.model.net), encoder_ckpt=cfg.model.encoder_ckpt)
+    assert len(reads) == 2
+
+
 @pytest.mark.parametrize(("given", "fine"), [("model.net.hidden_size=64", False), ("model.net.hidden_size=16", True),
                                              ("+model.net.cell=rnn", False), ("data.num_words=5000", False)])
 def test_a_size_given_explicitly_must_agree_with_the_checkpoint(tmp_path, reviews, given, fine):
@@ -144,7 +163,9 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
     metrics = json.loads((tmp_path / "cls" / "metrics.json").read_text())
     assert metrics["test/acc"] > 0.75  # the tiny data's cue words are learnt
     saved = OmegaConf.load(tmp_path / "cls" / ".hydra" / "config.yaml")  # what trained, not the preset's sizes
-    assert (saved.model.net.num_layers, saved.data.tokenizer_from) == (2, saved.model.encoder_ckpt)
+    encoder = str(tmp_path / "lm" / "checkpoints" / "last.ckpt")
+    assert (saved.model.net.num_layers, saved.data.tokenizer_from, saved.model._get_node("encoder_ckpt")) == (
+        2, encoder, encoder)  # the path itself, not an interpolation that needs this package's resolver
     # the classifier's checkpoint predicts alone, without the language model's file
     (tmp_path / "lm" / "checkpoints" / "last.ckpt").unlink()
     classifier = tmp_path / "cls" / "checkpoints" / "last.ckpt"

@@ -65,7 +65,7 @@ from hydra.utils import instantiate
 
 from conftest import ROOT, run_in_process, sentiment_frame
 from rnn_sentiment.core.training import instantiate_config
-from rnn_sentiment.encoder import with_encoder_settings
+from rnn_sentiment.pretrained_encoder import with_encoder_settings
 from test_classes import class_label_dataset, class_rows
 
 PLACEHOLDER = "@PLACEHOLDER@"

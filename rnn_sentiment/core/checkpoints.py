@@ -16,6 +16,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from rnn_sentiment.core.errors import UserInputError, cannot_write
 from rnn_sentiment.core.files import open_atomically
+from rnn_sentiment.core.preprocessing import Preprocessing
+from rnn_sentiment.core.text import WordTokenizer
 
 ENTRY_POINTS = {"sentiment": "python -m rnn_sentiment.predict", "lm": "python -m lm.generate"}
 
@@ -47,6 +49,30 @@ def load_plain(path: Path, option: str = "ckpt_path") -> Any:
             "the file is truncated or corrupt: use another one, e.g. checkpoints/last.ckpt of the run"
         ) from None
 
+
+
+_SHARED: dict[tuple, Any] = {}  # the one checkpoint that several steps of this process read
+
+
+def read_shared(path: str, option: str) -> Any:
+    """`load_plain` of a checkpoint that several steps of a run read (the pretrained encoder's: its
+    sizes, its tokenizer, its weights): read once a process, and again only if the file changed."""
+    resolved = existing_checkpoint(path, option)
+    stat = resolved.stat()
+    key = (resolved, stat.st_mtime_ns, stat.st_size)
+    if key not in _SHARED:
+        _SHARED.clear()
+        _SHARED[key] = load_plain(resolved, option)
+    return _SHARED[key]
+
+
+def tokenizer_of(path: str, option: str) -> WordTokenizer:
+    """The tokenizer a checkpoint of either task carries (`option` names it in errors)."""
+    checkpoint = read_shared(path, option)
+    preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
+    if not preprocessing or "tokenizer" not in preprocessing:
+        raise UserInputError(f"{option}={path}: not an rnn-lightning checkpoint (no tokenizer inside)")
+    return Preprocessing.from_plain(preprocessing).tokenizer
 
 class DurableCheckpointIO(TorchCheckpointIO):
     """Lightning's checkpoint writer, writing through `open_atomically`: a temporary file beside the

@@ -15,7 +15,6 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
 
 from rnn_sentiment.core.errors import UserInputError
 
@@ -75,16 +74,6 @@ def entry_point_presets(config_name: str) -> str:
 
 OmegaConf.register_new_resolver("entry_point_presets", entry_point_presets, replace=True)
 OmegaConf.register_new_resolver("entry_point_command", COMMANDS.get, replace=True)
-
-
-def required(value):
-    """`${required:${key}}`: the value of `key`, which a preset needs (an error where it is null)."""
-    if value is None:
-        raise MissingMandatoryValue("a required value is not set")
-    return value
-
-
-OmegaConf.register_new_resolver("required", required, replace=True)
 
 
 def check_task(cfg: DictConfig, target: str, entry_point: str) -> None:

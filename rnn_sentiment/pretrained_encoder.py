@@ -15,18 +15,17 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import InterpolationResolutionError, InterpolationToMissingValueError, MissingMandatoryValue
 from torch import nn
 
-from rnn_sentiment.core.checkpoints import existing_checkpoint, load_plain
+from rnn_sentiment.core.checkpoints import read_shared
 from rnn_sentiment.core.errors import UserInputError
-from rnn_sentiment.core.preprocessing import Preprocessing
-from rnn_sentiment.core.text import WordTokenizer
 
 log = logging.getLogger(__name__)
 NETWORK_SIZES = ("vocab_size", "embed_dim", "hidden_size", "num_layers")
 
 
 def read_language_model(path: str) -> dict:
-    """The checkpoint of an rnn-lightning language model, read without running code from it."""
-    checkpoint = load_plain(existing_checkpoint(path, "encoder_ckpt"), "encoder_ckpt")
+    """The checkpoint of an rnn-lightning language model, read without running code from it (once a
+    process: the settings, the tokenizer and the weights come from one read)."""
+    checkpoint = read_shared(path, "encoder_ckpt")
     preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
     if not preprocessing or preprocessing.get("task") != "lm" or "hyper_parameters" not in checkpoint:
         found = f"a {preprocessing.get('task')}" if preprocessing else "not an rnn-lightning"
@@ -57,6 +56,17 @@ def encoder_settings(checkpoint: dict) -> dict:
         "model.net.conv_channels": 0,
         "data.num_words": hp["vocab_size"],
     }
+
+
+def required(value):
+    """`${required:${encoder_ckpt}}` (experiment=imdb_pretrained): the checkpoint, which that preset
+    cannot do without (an error where it is null)."""
+    if value is None:
+        raise MissingMandatoryValue("a required value is not set")
+    return value
+
+
+OmegaConf.register_new_resolver("required", required, replace=True)
 
 
 def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
@@ -94,17 +104,11 @@ def with_encoder_settings(cfg: DictConfig, overrides: list[str]) -> list[str]:
             if OmegaConf.select(cfg, key) != value:
                 changed.append(f"{key}={value}")
                 OmegaConf.update(cfg, key, value)
+        if OmegaConf.is_interpolation(cfg.model, "encoder_ckpt"):  # the run's saved config: the path, readable
+            cfg.model.encoder_ckpt = path                           # without this package's `${required:…}`
+            changed.append(f"model.encoder_ckpt={path}")
     log.info("encoder_ckpt=%s sets %s", path, " ".join(changed) or "nothing new")
     return changed
-
-
-def language_model_tokenizer(path: str) -> WordTokenizer:
-    """The tokenizer saved in a language model's (or a classifier's) checkpoint."""
-    checkpoint = load_plain(existing_checkpoint(path, "data.tokenizer_from"), "data.tokenizer_from")
-    preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
-    if not preprocessing or "tokenizer" not in preprocessing:
-        raise UserInputError(f"data.tokenizer_from={path}: not an rnn-lightning checkpoint (no tokenizer inside)")
-    return Preprocessing.from_plain(preprocessing).tokenizer
 
 
 @torch.no_grad()
