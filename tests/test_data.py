@@ -254,3 +254,8 @@ def test_test_label_outside_training_classes(tmp_path):
 def test_bad_options(imdb_dir, option, message):
     with pytest.raises(UserInputError, match=message):
         SentimentDataModule(path=str(imdb_dir), **option)
+
+
+def test_training_data_without_a_seed_is_a_one_line_error(imdb_dir):
+    with pytest.raises(UserInputError, match=r"^seed=null: training needs a whole-number seed .*; give one, e.g. seed=42$"):
+        SentimentDataModule(path=str(imdb_dir), seed=None)

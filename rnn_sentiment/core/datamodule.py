@@ -33,6 +33,9 @@ class TextDataModule(LightningDataModule):
         check_num_words(num_words)
         if batch_size < 1:
             raise UserInputError(f"data.batch_size={batch_size} must be at least 1")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise UserInputError(f"seed={'null' if seed is None else seed}: training needs a whole-number seed (it draws the validation split "
+                                 "and the batch order); give one, e.g. seed=42")
         self.num_words = num_words
         self.batch_size = batch_size
         self.num_workers = num_workers
