@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow  # entry points run, and some cases train for a ba
 # keys left alone: where runs are written, and what would start processes or wait for other nodes
 UNTOUCHED = ("hydra", "paths", "trainer.devices", "trainer.num_nodes", "trainer.strategy", "trainer.plugins",
              "data.num_workers", "data.path", "data.cache_dir", "logger", "callbacks")
-EXAMPLES = {"rnn_sentiment.train": 30, "lm.train": 30, "rnn_sentiment.baselines": 20, "lm.baselines": 20}  # 220 cases;
+EXAMPLES = {"rnn_sentiment.train": 20, "lm.train": 20, "rnn_sentiment.baselines": 20, "lm.baselines": 20}  # 200 cases;
 # a case a training accepts trains a batch, one the baselines accept fits them
 WRONG = {  # values of each kind but the one named, as a command line writes them
     "number": ["abc", "[1,2]", "{a: 1}", "true", "nan", "inf", "null", "''"],

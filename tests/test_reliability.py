@@ -19,19 +19,7 @@ def metrics_of(run_dir):
     return {k: v for k, v in metrics.items() if k.startswith(("val/", "test/", "best/")) or k == "global_step"}
 
 
-def test_killed_run_resumes_to_the_same_metrics(tmp_path, imdb_dir):
-    straight = train_run(tmp_path / "straight", imdb_dir)
-    assert straight.returncode == 0, straight.stderr
-
-    killed = train_run(tmp_path / "killed", imdb_dir, "+callbacks.kill._target_=helpers.KillAtStep",
-                       "+callbacks.kill.step=22")  # mid-epoch 2 (18 batches per epoch)
-    assert killed.returncode == -signal.SIGKILL
-    assert not (tmp_path / "killed" / "metrics.json").exists()
-    assert (tmp_path / "killed" / "checkpoints" / "last.ckpt").exists()
-
-    resumed = train_run(tmp_path / "killed", imdb_dir, "ckpt_path=last")
-    assert resumed.returncode == 0, resumed.stderr
-    assert metrics_of(tmp_path / "killed") == metrics_of(tmp_path / "straight")
+# a killed classifier: tests/test_random_kills.py (30 kills at random moments, each resumed)
 
 
 def test_killed_bptt_language_model_resumes_exactly(tmp_path, moby_file):
