@@ -2,7 +2,7 @@
 
 python benchmarks/throughput.py [--imdb ../shared/data/imdb] [--moby ../shared/data/moby_dick.txt]
                                 [--steps 40] [--warmup 5] [--repeats 3] [--only train,lm,...]
-                                [--output benchmarks/results/throughput.json]
+                                [--epoch-check headline|all|none] [--output benchmarks/results/throughput.json]
 
 Each measurement is registered under a name (`--only` picks some, in the order given) and yields
 rows of one kind: a setting, the median of --repeats values with their min and max, a unit and,
@@ -10,10 +10,15 @@ optionally, the row of the same run it is compared with and the ratio of the med
 TensorFlow installed (pip install -e ".[keras]"), `train` and `lm` also measure Keras-TF training on
 the same batches, and the package's rows give their ratio to it; without them one line says so and
 those ratios are left out.
+
+A training row times --steps batches; `--epoch-check` sets each network's headline row (or every
+row) beside one whole epoch of the same setting as `python -m rnn_sentiment.train` runs it (its own
+epoch timer), and Keras' row beside a whole `model.fit` epoch, and flags a row more than 10% away.
 """
 
 import argparse
 import importlib
+import json
 import os
 import re
 import statistics
@@ -37,6 +42,7 @@ from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.text import WordTokenizer
+from rnn_sentiment.core.training import train
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.fast_padding import reads_padding_once
 from rnn_sentiment.keras_compat import binary_cross_entropy
@@ -85,6 +91,7 @@ class Bench:
     repeats: int
     cache: str
     keras: object = field(default=None, repr=False)  # the keras module, or None without the optional extra
+    epoch_check: str = "headline"  # Lightning rows checked against a real epoch: headline, all or none
     matmul_flops: float | None = None  # FLOP/s of a 2048² fp32 matmul, once measured
 
     def measure(self, fn: Callable[[], float]) -> list[float]:
@@ -314,6 +321,7 @@ def columns_read(net, batch: dict) -> int:
 
 
 # name → overrides on top of experiment=tutorial; the first is the headline, Keras' batches are random ones
+HEADLINE = "tutorial, fixed by length, fast padding"
 TRAIN_SETTINGS = {
     "tutorial, fixed by length, fast padding": ["data.by_length=true", "model.net.fast_padding=true"],
     "tutorial, fixed random batches": ["data.by_length=false", "model.net.fast_padding=true"],
@@ -358,18 +366,57 @@ def keras_classifier_row(model: str, bench: Bench) -> Row | None:
     return Row.of(f"{model}, Keras-TF model.fit, fixed random batches", "reviews/s", bench.measure(rate))
 
 
+EPOCH_TOLERANCE = 0.10  # a training row more than this far from its real epoch is flagged
+
+
+def real_epoch_rate(model: str, bench: Bench, overrides: list[str], workdir: Path) -> float:
+    """Reviews/s of one whole training epoch as a user runs it: `core.training.train` (the entry point's
+    own code: its callbacks, checkpoints and logging) with `trainer.max_epochs=1`, no validation or test,
+    from the epoch seconds it writes to `metrics.json` (`time/train_epoch_s`: training batches only)."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*tutorial_overrides(model, bench, overrides), "trainer.max_epochs=1", "test=false",
+                                          "trainer.limit_val_batches=0", "trainer.enable_progress_bar=false",
+                                          f"paths.output_dir={workdir}", f"paths.log_dir={workdir}"])
+    train(cfg)
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    return metrics["global_step"] * cfg.data.batch_size / metrics["train_epoch_seconds"][0]
+
+
+def epoch_check_row(label: str, window: Row, rate: float) -> Row:
+    """The real epoch's rate beside the window measurement `window`; outside the tolerance it says so."""
+    agrees = abs(window.median / rate - 1) <= EPOCH_TOLERANCE
+    verdict = "agrees" if agrees else f"DISAGREES by more than {EPOCH_TOLERANCE:.0%}"
+    return Row.of(f"{label}: real epoch, {verdict}", "reviews/s", [rate], window)
+
+
+def keras_epoch_row(model: str, bench: Bench, keras: Row) -> Row:
+    """Keras-TF's `model.fit` over a whole epoch of the package's fixed random batches (one epoch, traced first)."""
+    cfg, datamodule, _ = prepared("train", tutorial_overrides(model, bench, TRAIN_SETTINGS[
+        "tutorial, fixed random batches"]))
+    network = keras_classifier(bench.keras, cfg.model.net, cfg.data.num_words, cfg.data.max_len, cfg.model.lr)
+    batches = list(datamodule.train_dataloader())
+    rate = keras_rate(network, batches, "tokens", "labels", bench.warmup)()
+    return epoch_check_row(f"{model}, Keras-TF model.fit, fixed random batches", keras, rate)
+
+
 @measurement("train")
 def bench_train(bench: Bench) -> Iterator[Row]:
     for model in ("elman", "lstm", "conv_lstm"):
         keras = keras_classifier_row(model, bench)
         if keras is not None:
             yield keras
+            if bench.epoch_check != "none":
+                keras = keras_epoch_row(model, bench, keras)
+                yield keras
         for setting, overrides in TRAIN_SETTINGS.items():
             cfg, datamodule, fresh = prepared("train", tutorial_overrides(model, bench, overrides))
             label = f"{model}, {setting}"
             lightning = Row.of(f"{label}: Lightning", "reviews/s",
                                bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
             yield lightning
+            if bench.epoch_check == "all" or (bench.epoch_check == "headline" and setting == HEADLINE):
+                with tempfile.TemporaryDirectory() as workdir:
+                    yield epoch_check_row(label, lightning, real_epoch_rate(model, bench, overrides, Path(workdir)))
             yield Row.of(f"{label}: plain loop", "reviews/s",
                          bench.measure(lambda: plain_rate(fresh(), datamodule, bench, classifier_loss)), lightning)
             net = fresh().net
@@ -571,6 +618,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="measurements per row (median, min, max)")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
                         help=f"comma-separated measurements, in order: {','.join(MEASUREMENTS)} (default: all)")
+    parser.add_argument("--epoch-check", choices=["headline", "all", "none"], default="headline",
+                        help="check the Lightning training rows (and Keras') against a whole real epoch of the same "
+                             "setting, in this run: the headline setting of each network (default), all, or none")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/throughput.json")
     args = parser.parse_args(argv)
     args.only = args.only.split(",")
@@ -591,7 +641,8 @@ def main(argv=None) -> None:
     compares_with_keras = bool({"train", "lm"} & set(args.only))
     keras = keras_if_installed() if compares_with_keras else None
     bench = Bench(args.imdb, args.moby, args.warmup, args.steps, args.repeats,
-                  cache=os.environ.get("RNN_LIGHTNING_CACHE") or tempfile.mkdtemp(), keras=keras)
+                  cache=os.environ.get("RNN_LIGHTNING_CACHE") or tempfile.mkdtemp(), keras=keras,
+                  epoch_check=args.epoch_check)
     keras_note = ""
     if keras is not None:
         keras_note = f"Keras-TF: keras {keras.__version__} on {keras.backend.backend()}, measured on the same batches"
@@ -604,7 +655,8 @@ def main(argv=None) -> None:
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "keras": keras and keras.__version__, "tensorflow": keras and importlib.import_module("tensorflow").__version__,
         "matmul_gflops": bench.matmul_flops and bench.matmul_flops / 1e9,
-        "options": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "only": args.only},
+        "options": {"steps": args.steps, "warmup": args.warmup, "repeats": args.repeats, "only": args.only,
+                    "epoch_check": args.epoch_check},
         "rows": [asdict(row) for row in rows],
     }
     write_json_atomically(args.output, results)

@@ -36,7 +36,7 @@ def test_a_registered_measurement_runs_alone_into_rows_json_and_one_table(throug
     assert "| fake | fake model, fast way | 20 [10–30] | items/s | slow way | 6.67× |" in printed
     assert "Keras" not in printed  # only training measurements compare with Keras
     results = json.loads(output.read_text())
-    assert results["options"] == {"steps": 40, "warmup": 5, "repeats": 3, "only": ["fake"]}
+    assert results["options"] == {"steps": 40, "warmup": 5, "repeats": 3, "only": ["fake"], "epoch_check": "headline"}
     assert results["matmul_gflops"] is None  # no measurement asked for the matmul peak
     assert results["rows"] == [
         {"measurement": "fake", "setting": "fake model, slow way", "unit": "items/s", "median": 3.0, "min": 2.0,
@@ -53,3 +53,12 @@ def test_only_names_the_measurements_and_rejects_an_unknown_one(throughput, caps
     error = capsys.readouterr().err
     assert "--only trian: no such measurement; choose from tokenize,setup,train,eval,bidirectional,lm,precision,generate" in error
     assert throughput.parse_args([]).only == ["tokenize", "setup", "train", "eval", "bidirectional", "lm", "precision", "generate"]
+
+
+def test_a_row_more_than_ten_percent_from_its_real_epoch_is_flagged(throughput):
+    window = throughput.Row.of("lstm, tutorial: Lightning", "reviews/s", [1000.0])
+    near, far = throughput.epoch_check_row("lstm, tutorial", window, 1090.0), throughput.epoch_check_row(
+        "lstm, tutorial", window, 880.0)
+    assert near.setting == "lstm, tutorial: real epoch, agrees" and near.ratio == pytest.approx(1.09)
+    assert far.setting == "lstm, tutorial: real epoch, DISAGREES by more than 10%"
+    assert far.reference == "lstm, tutorial: Lightning" and far.median == 880.0
