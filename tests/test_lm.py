@@ -109,10 +109,11 @@ def test_generation_from_the_checkpoint_alone(lm_checkpoint):
     assert greedy.returncode == 0, greedy.stderr
     assert greedy.stdout.strip() == "the whale swam under the ship call me"
 
+    # seeded sampling, in this process (the greedy run above is a fresh Python's)
     args = [f"ckpt_path={ckpt}", "seed_text=call", "n_words=12", "temperature=3", "num_samples=3", "seed=7"]
-    first, again = run_module("lm.generate", *args), run_module("lm.generate", *args)
+    first, again = run_here("lm.generate", *args), run_here("lm.generate", *args)
     assert first.stdout == again.stdout and len(first.stdout.strip().splitlines()) == 3
-    other = run_module("lm.generate", *args[:-1], "seed=8")
+    other = run_here("lm.generate", *args[:-1], "seed=8")
     assert other.stdout != first.stdout
 
     ids = generate(module.net, module.tokenizer.token_ids(["call"]), 12, 3.0, num_samples=3,
