@@ -7,7 +7,7 @@ import lightning as L
 import pandas as pd
 import pytest
 import torch
-from conftest import (QUICK, QUICK_TRAINING, ROOT, checkpoint_prediction, compose_config, predicted_rows, run_module,
+from conftest import (QUICK, QUICK_TRAINING, ROOT, checkpoint_prediction, compose_config, predicted_rows, run_here, run_module,
                       sentiment_frame)
 from omegaconf import OmegaConf
 from torch import nn
@@ -144,7 +144,8 @@ def test_language_model_text_drops_texts_equal_to_excluded_ones(tmp_path):
 
 @pytest.mark.slow
 def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
-    """The README's two commands on tiny data: `lm.train experiment=lm_imdb`, then the classifier from it."""
+    """The README's two commands on tiny data: `lm.train experiment=lm_imdb`, then the classifier from it (each
+    entry point in this process: `test_install` runs the wheel's in new ones)."""
     data = tmp_path / "data"
     (data / "imdb").mkdir(parents=True)
     (data / "imdb_unsup").mkdir()
@@ -152,11 +153,11 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
     sentiment_frame(80, seed=2).to_parquet(data / "imdb" / "test.parquet")
     sentiment_frame(200, seed=3)[["text"]].to_parquet(data / "imdb_unsup" / "unsupervised.parquet")
     tiny = ["model.net.embed_dim=16", "model.net.hidden_size=16", "data.batch_size=8", *QUICK_TRAINING, "~logger"]
-    stage1 = run_module("lm.train", "experiment=lm_imdb", f"data_dir={data}", "data.seq_len=10",
+    stage1 = run_here("lm.train", "experiment=lm_imdb", f"data_dir={data}", "data.seq_len=10",
                         "data.eval_batch_size=4", "model.net.adaptive_cutoffs=[4,10]", f"hydra.run.dir={tmp_path / 'lm'}",
                         *tiny)
     assert stage1.returncode == 0, stage1.stderr[-2000:]
-    stage2 = run_module("rnn_sentiment.train", "experiment=imdb_pretrained", f"data.path={data / 'imdb'}",
+    stage2 = run_here("rnn_sentiment.train", "experiment=imdb_pretrained", f"data.path={data / 'imdb'}",
                         f"encoder_ckpt={tmp_path / 'lm' / 'checkpoints' / 'last.ckpt'}",
                         f"hydra.run.dir={tmp_path / 'cls'}", *tiny, "model.lr=0.02", "trainer.max_epochs=3")
     assert stage2.returncode == 0, stage2.stderr[-2000:]
@@ -169,7 +170,7 @@ def test_fine_tuning_pipeline_runs_both_stages_as_documented(tmp_path):
     # the classifier's checkpoint predicts alone, without the language model's file
     (tmp_path / "lm" / "checkpoints" / "last.ckpt").unlink()
     classifier = tmp_path / "cls" / "checkpoints" / "last.ckpt"
-    predicted = run_module("rnn_sentiment.predict", f"ckpt_path={classifier}", 'text="a wonderful film"')
+    predicted = run_here("rnn_sentiment.predict", f"ckpt_path={classifier}", 'text="a wonderful film"')
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     probability, label = checkpoint_prediction(classifier, "a wonderful film")
     assert predicted_rows(predicted.stdout) == [(pytest.approx(probability, abs=5e-5), label, "a wonderful film")]
