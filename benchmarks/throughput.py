@@ -378,8 +378,10 @@ def real_epoch_rate(model: str, bench: Bench, overrides: list[str], workdir: Pat
                                           "trainer.limit_val_batches=0", "trainer.enable_progress_bar=false",
                                           f"paths.output_dir={workdir}", f"paths.log_dir={workdir}"])
     train(cfg)
-    metrics = json.loads((workdir / "metrics.json").read_text())
-    return metrics["global_step"] * cfg.data.batch_size / metrics["train_epoch_seconds"][0]
+    seconds = json.loads((workdir / "metrics.json").read_text())["train_epoch_seconds"][0]
+    datamodule = instantiate(cfg.data)  # the split as that run cached it: the reviews the epoch read
+    datamodule.setup("fit")
+    return len(datamodule.datasets["train"]) / seconds
 
 
 def epoch_check_row(label: str, window: Row, rate: float) -> Row:

@@ -15,7 +15,6 @@ from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.configs import CONFIG_PATH
 from rnn_sentiment.core.errors import exit_on_user_error
 from rnn_sentiment.core.files import write_text_atomically
-from rnn_sentiment.core.noise import quiet_known_noise
 from rnn_sentiment.core.option_types import check_command_line
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.prediction.classify import output_path, predict, print_table
@@ -28,7 +27,6 @@ def main(cfg: DictConfig) -> None:
     """Load the checkpoint, classify, write `output=` and `explain=`, print the first rows."""
     check_command_line(cfg)
     module = load_module(cfg.ckpt_path, SentimentClassifier, "sentiment")
-    quiet_known_noise()
     started = time.perf_counter()
     writer = predict(cfg, module)
     seconds = time.perf_counter() - started

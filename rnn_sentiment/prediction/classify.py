@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import open_atomically
+from rnn_sentiment.core.noise import quiet_known_noise
 from rnn_sentiment.core.training import instantiate_config
 from rnn_sentiment.module import SentimentClassifier
 from rnn_sentiment.prediction.batches import ChunkedTexts, prediction_loader
@@ -80,6 +81,7 @@ def print_table(shown: list[Prediction], total: int, output: Path | None) -> Non
 def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
     """Classify every row `cfg` names and write `cfg.output`; the writer holds the counts and first rows."""
     check_options(cfg)
+    quiet_known_noise()
     output = output_path(cfg)
     pre = module.preprocessing
     dataset = ChunkedTexts(input_rows(cfg), pre.tokenizer, pre.layout, cfg.batch_size, cfg.chunk_size)
