@@ -3,6 +3,7 @@
 
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ from tqdm.auto import tqdm
 
 from rnn_sentiment.core import sources
 from rnn_sentiment.core.batching import BatchIndexSampler, Layout
-from rnn_sentiment.core.checkpoints import existing_checkpoint, tokenizer_of
+from rnn_sentiment.core.checkpoints import checkpoint_source, tokenizer_of
 from rnn_sentiment.core.datamodule import TextDataModule
 from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.preprocessing import Preprocessing
@@ -92,7 +93,7 @@ class SentimentDataModule(TextDataModule):
         tokenizer_from: str | None = None,
     ):
         super().__init__(num_words, batch_size, num_workers, seed, cache_dir)
-        self.tokenizer_from = tokenizer_from and existing_checkpoint(tokenizer_from, "data.tokenizer_from")
+        self.tokenizer_from = tokenizer_from and checkpoint_source(tokenizer_from, "data.tokenizer_from")
         self.layout = Layout(max_len, padding, truncating, batching)
         self.by_length = batching == "bucket" if by_length is None else by_length
         for option, value in (("data.val_fraction", val_fraction), ("data.test_fraction", test_fraction)):
@@ -130,7 +131,8 @@ class SentimentDataModule(TextDataModule):
             + ([self.folds, self.fold] if self.folds else []),
             **({"hub_config": self.hub_config} if self.root is None and self.hub_config else {}),
             **({"empty_texts": self.empty_texts} if self.empty_texts != "skip" else {}),
-            "tokenizer_from": self.tokenizer_from and sources.fingerprint(self.tokenizer_from, ""),
+            "tokenizer_from": self.tokenizer_from and sources.fingerprint(
+                Path(self.tokenizer_from) if Path(self.tokenizer_from).exists() else None, self.tokenizer_from),
         }
 
     def _carve(self, rows: Rows, fraction: float) -> tuple[Rows, Rows]:

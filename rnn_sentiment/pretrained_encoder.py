@@ -139,15 +139,26 @@ def load_encoder(net: nn.Module, path: str) -> None:
         found = re.fullmatch(r"net\.(?:layers\.(\d+)\.(\w+)_l0|lstm\.(\w+)_l(\d+))", key)
         if found:
             depth, name = (found[1], found[2]) if found[1] is not None else (found[4], found[3])
-            getattr(net.rnn, f"{name}_l{depth}").copy_(value)
+            _copy(getattr(net.rnn, f"{name}_l{depth}"), value, key, path)
             copied += 1
     for depth in range(net.num_layers):
         bias_hh = getattr(net.rnn, f"bias_hh_l{depth}")
         if not bias_hh.requires_grad:  # single_bias: one trained bias per gate, the sum of the two
             getattr(net.rnn, f"bias_ih_l{depth}").add_(bias_hh)
             bias_hh.zero_()
-    net.embedding.weight.copy_(checkpoint["state_dict"]["net.embedding.weight"])
+    _copy(net.embedding.weight, checkpoint["state_dict"]["net.embedding.weight"], "net.embedding.weight", path)
     if net.embedding.padding_idx is not None:
         net.embedding.weight[net.embedding.padding_idx].zero_()
     if copied != 4 * net.num_layers:
         raise UserInputError(f"encoder_ckpt={path}: holds {copied} LSTM tensors, not {4 * net.num_layers}")
+
+
+def _copy(target: torch.Tensor, value: torch.Tensor, name: str, path: str) -> None:
+    """`target.copy_(value)`, or a one-line error when the stored weight has another shape (an
+    exported folder whose config.json does not match its weights)."""
+    if value.shape != target.shape:
+        raise UserInputError(
+            f"encoder_ckpt={path}: its weight {name} has shape {tuple(value.shape)}, but its settings make "
+            f"{tuple(target.shape)}; its config does not match its weights: export it again from its checkpoint"
+        )
+    target.copy_(value)

@@ -20,6 +20,7 @@ ENTRY_POINTS = {  # primary config: the commands that read it
     "generate.yaml": "`python -m lm.generate`",
     "plot.yaml": "`python -m rnn_sentiment.plot`",
     "baselines.yaml": "`python -m rnn_sentiment.baselines`",
+    "export.yaml": "`python -m rnn_sentiment.export`",
 }
 GROUPS_WITH_KEYS = ["data", "model", "trainer", "callbacks", "logger", "paths"]
 KEY = re.compile(r"^(?P<indent> *)(?P<key>[\w@-]+):(?P<value>[^#]*?)\s*(?:#\s?(?P<comment>.*))?$")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from config_page import PAGE, page_with_generated_part
+from config_page import ENTRY_POINTS, PAGE, page_with_generated_part
 from conftest import ROOT
 
 
@@ -19,6 +19,7 @@ def build_site(config, site):
 
 
 def test_the_configuration_page_lists_every_key_of_conf_as_it_is():
+    assert sorted(ENTRY_POINTS) == sorted(path.name for path in (ROOT / "conf").glob("*.yaml"))  # every primary config
     assert PAGE.read_text() == page_with_generated_part(), "docs/configuration.md is stale: python tests/config_page.py"
 
 

@@ -7,7 +7,8 @@ from hydra import compose, initialize_config_dir
 from conftest import ROOT, run_here
 
 ENTRY_POINTS = {"rnn_sentiment.train": "train", "lm.train": "lm", "rnn_sentiment.predict": "predict",
-                "lm.generate": "generate", "rnn_sentiment.baselines": "baselines", "rnn_sentiment.plot": "plot"}
+                "lm.generate": "generate", "rnn_sentiment.baselines": "baselines", "rnn_sentiment.plot": "plot",
+                "rnn_sentiment.export": "export"}
 
 
 def shown_groups(module: str) -> dict[str, list[str]]:
@@ -40,6 +41,7 @@ def test_each_training_entry_point_lists_its_own_presets_and_every_preset_is_lis
 
 
 @pytest.mark.parametrize("module, groups", [("rnn_sentiment.predict", ["trainer"]), ("lm.generate", []),
-                                            ("rnn_sentiment.plot", []), ("rnn_sentiment.baselines", ["data", "paths"])])
+                                            ("rnn_sentiment.plot", []), ("rnn_sentiment.export", []),
+                                            ("rnn_sentiment.baselines", ["data", "paths"])])
 def test_the_other_entry_points_list_only_the_groups_of_their_defaults(module, groups):
     assert sorted(shown_groups(module)) == groups

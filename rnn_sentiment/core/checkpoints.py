@@ -1,5 +1,8 @@
 """Reading checkpoints without running code from them, and rebuilding a LightningModule from one.
 
+Wherever a checkpoint is read for its network (predict, generate, `encoder_ckpt`, a tokenizer), an
+exported folder or a Hub id of one (`core/hub.py`) does as well.
+
 Every file the package reads back (checkpoints, the tokenized-data cache) goes through
 `torch.load(weights_only=True)`: tensors, dicts, lists, tuples, strings, numbers and None only.
 The package writes nothing else into them, so no extra type is allowed; a file that needs one
@@ -16,6 +19,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from rnn_sentiment.core.errors import UserInputError, cannot_write
 from rnn_sentiment.core.files import open_atomically
+from rnn_sentiment.core.hub import is_local_path, read_exported
 from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 
@@ -51,18 +55,39 @@ def load_plain(path: Path, option: str = "ckpt_path") -> Any:
 
 
 
+def checkpoint_source(source: str, option: str) -> str:
+    """`source` as an absolute path when it is a checkpoint file or an exported folder here, as
+    given when it is a Hub id (`owner/name`); a one-line error naming `option` for a path that
+    does not exist."""
+    if not is_local_path(source):
+        return source
+    path = Path(source).expanduser().resolve()
+    if not path.exists():
+        raise UserInputError(f"{option}={source}: no such checkpoint file or exported folder ({path})")
+    return str(path)
+
+
+def read_checkpoint(source: str, option: str = "ckpt_path") -> Any:
+    """The plain dict of a checkpoint file, an exported folder or a Hub id's exported network."""
+    source = checkpoint_source(source, option)
+    if Path(source).is_file():
+        return load_plain(Path(source), option)
+    return read_exported(source, option)
+
+
 _SHARED: dict[tuple, Any] = {}  # the one checkpoint that several steps of this process read
 
 
-def read_shared(path: str, option: str) -> Any:
-    """`load_plain` of a checkpoint that several steps of a run read (the pretrained encoder's: its
-    sizes, its tokenizer, its weights): read once a process, and again only if the file changed."""
-    resolved = existing_checkpoint(path, option)
-    stat = resolved.stat()
-    key = (resolved, stat.st_mtime_ns, stat.st_size)
+def read_shared(source: str, option: str) -> Any:
+    """`read_checkpoint` of a checkpoint that several steps of a run read (the pretrained encoder's:
+    its sizes, its tokenizer, its weights): read once a process, and again only if its files changed."""
+    source = checkpoint_source(source, option)
+    local = Path(source)
+    files = [local] if local.is_file() else sorted(local.iterdir()) if local.is_dir() else []
+    key = (source, *((file.stat().st_mtime_ns, file.stat().st_size) for file in files))
     if key not in _SHARED:
         _SHARED.clear()
-        _SHARED[key] = load_plain(resolved, option)
+        _SHARED[key] = read_checkpoint(source, option)
     return _SHARED[key]
 
 
@@ -98,10 +123,10 @@ def existing_checkpoint(ckpt_path: str, option: str = "ckpt_path") -> Path:
 
 
 def load_module(ckpt_path: str | None, module_class, task: str):
-    """The `task`'s LightningModule rebuilt from a checkpoint file alone, in eval mode."""
+    """The `task`'s LightningModule rebuilt from a checkpoint file (or an exported folder) alone, in eval mode."""
     if not ckpt_path:
         raise UserInputError("ckpt_path is not set; pass ckpt_path=<run dir>/checkpoints/last.ckpt")
-    checkpoint = load_plain(existing_checkpoint(ckpt_path))
+    checkpoint = read_checkpoint(ckpt_path)
     preprocessing = checkpoint.get("preprocessing") if isinstance(checkpoint, dict) else None
     if not preprocessing or "hyper_parameters" not in checkpoint:
         raise UserInputError(f"ckpt_path={ckpt_path}: not an rnn-lightning checkpoint (no preprocessing inside)")
@@ -114,6 +139,13 @@ def load_module(ckpt_path: str | None, module_class, task: str):
     if hyper_parameters.get("encoder_ckpt"):  # its weights are in this checkpoint: the encoder file is not read
         hyper_parameters["encoder_ckpt"] = None
     module = module_class.from_hyperparameters(hyper_parameters)
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # missing, unexpected or misshapen weights
+        reason = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+        raise UserInputError(
+            f"ckpt_path={ckpt_path}: its weights do not fit its network settings ({reason}); "
+            "export it again from its checkpoint, or use the checkpoint itself"
+        ) from None
     module.on_load_checkpoint(checkpoint)
     return module.eval()

@@ -49,7 +49,7 @@ def _presets_of(group: str, target: str) -> list[str]:
 
 COMMANDS = {"train": "python -m rnn_sentiment.train", "lm": "python -m lm.train", "predict": "python -m rnn_sentiment.predict",
             "generate": "python -m lm.generate", "baselines": "python -m rnn_sentiment.baselines",
-            "plot": "python -m rnn_sentiment.plot"}  # each primary config's entry point
+            "plot": "python -m rnn_sentiment.plot", "export": "python -m rnn_sentiment.export"}  # each primary config's entry point
 LM_PRESET = "lm_"  # experiment and hparams_search presets of python -m lm.train start with it; the rest are train's
 ADD_ON_GROUPS = {"train": ("ablation",)}  # groups outside the defaults list that an entry point takes (+group=…)
 
