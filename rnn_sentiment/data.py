@@ -267,6 +267,14 @@ class SentimentDataModule(TextDataModule):
     def network_arguments(self) -> dict:
         return {"vocab_size": self.vocab_size, "num_classes": self.num_classes}
 
+    def word_counts(self) -> torch.Tensor:
+        """(vocab_size,) float: how often each id occurs in the training split as the network reads
+        it (truncated to `max_len`); padding counts 0."""
+        matrix = self.datasets["train"].matrix
+        counts = torch.bincount(matrix.flatten().long(), minlength=self.vocab_size).float()
+        counts[0] = 0
+        return counts
+
     def preprocessing(self) -> Preprocessing:
         """What a checkpoint needs to turn raw text into the network's input."""
         return Preprocessing("sentiment", self.tokenizer, self.layout, tuple(self.label_names))

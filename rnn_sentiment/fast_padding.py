@@ -42,8 +42,8 @@ def shared_padding_outputs(net: "RecurrentClassifier", tokens: torch.Tensor) -> 
         skip = min(shared, steps - 1)  # read at least one column
         if skip < 1:
             return None
-        prefix = net.embedding(tokens.new_zeros(1, skip))
-        rest = net.embedding(tokens[:, skip:])
+        prefix = net.embed(tokens.new_zeros(1, skip))
+        rest = net.embed(tokens[:, skip:])
     else:
         window, kernel = net.pool_size, net.conv[0].kernel_size[0]
         left = (kernel - 1) // 2  # padding="same" puts the odd one on the right
@@ -53,8 +53,8 @@ def shared_padding_outputs(net: "RecurrentClassifier", tokens: torch.Tensor) -> 
         skip = min(window * ((shared - right) // window), window * (steps // window - 1))
         if skip < max(early, window):
             return None
-        prefix = net.conv_block(net.embedding(tokens.new_zeros(1, skip + right)))[:, : skip // window]
-        rest = net.conv_block(net.embedding(tokens[:, skip - early :]))[:, early // window :]
+        prefix = net.conv_block(net.embed(tokens.new_zeros(1, skip + right)))[:, : skip // window]
+        rest = net.conv_block(net.embed(tokens[:, skip - early :]))[:, early // window :]
     prefix_outputs, state = padding_pass(net, prefix)
     widen = lambda part: part.expand(-1, batch, -1).contiguous()  # noqa: E731
     outputs = net.run_rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))

@@ -16,6 +16,7 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from rnn_sentiment.adversarial import adversarial_loss, check_adversarial_options, virtual_adversarial_loss
 from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.distributed import gather_uneven
 from rnn_sentiment.core.errors import UserInputError, check_choice
@@ -38,6 +39,8 @@ class SentimentClassifier(TextModule):
     Two classes (`num_classes=2`, the tutorial): one logit, binary cross-entropy; accuracy, F1 and
     AUROC. More: one logit per class, cross-entropy; accuracy, macro-F1, and each class's precision,
     recall and F1 (`val/f1/<class name>`). Test figures (PR curves, confusion matrix) in TensorBoard.
+    `adversarial` and `virtual_adversarial` (> 0: the perturbation's norm) add the losses of
+    `rnn_sentiment/adversarial.py` in training; `train/loss` stays the plain classification loss.
     """
 
     network = RecurrentClassifier
@@ -57,6 +60,8 @@ class SentimentClassifier(TextModule):
         gradual_unfreezing: bool = False,
         schedule: str = "constant",
         warmup_fraction: float = 0.1,
+        adversarial: float = 0.0,
+        virtual_adversarial: float = 0.0,
     ):
         super().__init__()
         check_choice("model.loss", loss, LOSSES)
@@ -64,6 +69,7 @@ class SentimentClassifier(TextModule):
         if not adam_eps > 0:
             raise UserInputError(f"model.adam_eps={adam_eps} must be positive")
         check_fine_tuning_options(lr_layer_decay, schedule, warmup_fraction)
+        check_adversarial_options(adversarial, virtual_adversarial, bool(net.get("normalize_embeddings")))
         if not isinstance(num_classes, int) or num_classes < 2:
             raise UserInputError(f"num_classes={num_classes!r}: a classifier needs two or more classes")
         net = plain(net)
@@ -107,16 +113,23 @@ class SentimentClassifier(TextModule):
         logits = logits.float()
         return torch.sigmoid(logits) if self.binary else torch.softmax(logits, dim=-1)
 
+    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.binary:
+            return binary_cross_entropy(logits, labels, self.hparams.loss)
+        return categorical_cross_entropy(logits, labels.long(), self.hparams.loss)
+
     def _step(self, batch: dict, stage: str, metrics: MetricCollection, mean_loss: MeanMetric | None = None):
-        logits = self(batch["tokens"], batch.get("lengths"))
+        perturbed = stage == "train" and (self.hparams.adversarial or self.hparams.virtual_adversarial)
+        if perturbed:
+            embedded = self.net.embed(batch["tokens"])
+            logits = self.net.from_embeddings(embedded, batch.get("lengths"))
+        else:
+            logits = self(batch["tokens"], batch.get("lengths"))
         # probabilities, not logits: torchmetrics applies a sigmoid only to a batch holding a value outside [0, 1]
         probabilities = self.probabilities(logits.detach())
         if stage == "test":
             self._test_outputs.append((probabilities, batch["labels"]))
-        if self.binary:
-            loss = binary_cross_entropy(logits, batch["labels"], self.hparams.loss)
-        else:
-            loss = categorical_cross_entropy(logits, batch["labels"].long(), self.hparams.loss)
+        loss = self._loss(logits, batch["labels"])
         size = len(logits)
         if mean_loss is None:  # training: this rank's running mean
             self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=size)
@@ -128,7 +141,24 @@ class SentimentClassifier(TextModule):
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
         if not self.binary and stage != "train":
             self.per_class[stage].update(probabilities, batch["labels"].long())
-        return loss
+        return loss + self._perturbation_losses(batch, embedded, logits, loss) if perturbed else loss
+
+    def _perturbation_losses(self, batch: dict, embedded: torch.Tensor, logits: torch.Tensor,
+                             loss: torch.Tensor) -> torch.Tensor:
+        """The adversarial and virtual adversarial losses of a training batch, each logged."""
+        hp, lengths = self.hparams, batch.get("lengths")
+        real = batch["tokens"].ne(0).unsqueeze(-1)  # padding stays as it is
+        extra = torch.zeros((), device=loss.device)
+        if hp.adversarial:
+            adversarial = adversarial_loss(self.net, embedded, real, lengths, loss,
+                                           lambda z: self._loss(z, batch["labels"]), hp.adversarial)
+            self.log("train/adversarial_loss", adversarial, on_step=False, on_epoch=True, batch_size=len(logits))
+            extra = extra + adversarial
+        if hp.virtual_adversarial:
+            virtual = virtual_adversarial_loss(self.net, embedded, real, lengths, logits, hp.virtual_adversarial)
+            self.log("train/virtual_adversarial_loss", virtual, on_step=False, on_epoch=True, batch_size=len(logits))
+            extra = extra + virtual
+        return extra
 
     def _log_per_class(self, stage: str) -> None:
         """`<stage>/precision|recall|f1/<class name>` of the epoch (more than two classes only)."""
@@ -169,6 +199,12 @@ class SentimentClassifier(TextModule):
             log_classification_figures(writer, probabilities.cpu(), labels.cpu(), self.preprocessing.label_names,
                                        self.global_step)
         self._test_outputs = []
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        datamodule = self.trainer.datamodule
+        if self.net.normalize_embeddings and datamodule is not None:
+            self.net.word_counts.copy_(datamodule.word_counts())
 
     def on_fit_end(self) -> None:
         writer = writer_of(self)

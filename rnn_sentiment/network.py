@@ -61,7 +61,11 @@ class RecurrentClassifier(nn.Module):
     over the real steps, or `concat`: last, max and mean side by side (ULMFiT's).
     `bptt` > 0 runs the RNN over windows of that many steps, the state carried
     from one to the next without gradient (truncated backpropagation through
-    long texts); the outputs are the same.
+    long texts); the outputs are the same. `normalize_embeddings` standardizes
+    the embedding matrix per dimension, each word weighted by its count in the
+    training split (`word_counts`, set when training starts), as adversarial
+    training needs (Miyato et al., 2017): a perturbation's size then means the
+    same whatever the vectors' scale.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class RecurrentClassifier(nn.Module):
         single_bias: bool = False,
         fast_padding: bool = True,
         bptt: int = 0,
+        normalize_embeddings: bool = False,
     ):
         super().__init__()
         check_choice("model.net.cell", cell, CELLS)
@@ -100,6 +105,9 @@ class RecurrentClassifier(nn.Module):
         self.bptt = bptt
         # Keras' tutorial Embedding has no mask: id 0 is a trained vector like any other.
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=None if keras_padding_embedding else 0)
+        self.normalize_embeddings = normalize_embeddings
+        if normalize_embeddings:
+            self.register_buffer("word_counts", torch.ones(vocab_size))
         self.conv = None
         rnn_input = embed_dim
         if conv_channels:
@@ -134,7 +142,21 @@ class RecurrentClassifier(nn.Module):
             outputs = shared_padding_outputs(self, tokens)
             if outputs is not None:
                 return self.head(self.dropout(self.pool(outputs, None))).squeeze(-1)
-        x = self.embedding(tokens)
+        return self.from_embeddings(self.embed(tokens), lengths)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The (batch, steps, embed_dim) vectors of `tokens` (batch, steps), normalized with `normalize_embeddings`."""
+        if not self.normalize_embeddings:
+            return self.embedding(tokens)
+        weight = self.embedding.weight
+        share = self.word_counts / self.word_counts.sum()
+        mean = share @ weight
+        deviation = (share @ (weight - mean).square() + 1e-9).sqrt()
+        return F.embedding(tokens, (weight - mean) / deviation)
+
+    def from_embeddings(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The logits from embedded texts `x` (batch, steps, embed_dim), as `embed` gives them: the
+        network after its embedding, which adversarial training feeds perturbed vectors."""
         if self.input_dropout:
             x = F.dropout(x, self.input_dropout, self.training)
         if self.conv is not None:

@@ -23,6 +23,8 @@ NETWORKS = {
     "conv_k4": {"cell": "gru", "conv_channels": 4, "conv_kernel": 4},
     "two_layers": {"cell": "lstm", "num_layers": 2},
     "mean_pooling": {"cell": "gru", "pooling": "mean"},
+    "lstm_normalized_embeddings": {"cell": "lstm", "normalize_embeddings": True},
+    "conv_normalized_embeddings": {"cell": "lstm", "conv_channels": 6, "normalize_embeddings": True},
 }
 BATCHES = {  # review lengths before pre-truncation to MAX_LEN
     "longer_than_max_len": [40, 1, 0, 7],

@@ -407,6 +407,8 @@ def test_each_ablation_changes_only_its_own_settings(tmp_path):
         now = composed(file.stem)
         changed[file.stem] = {key: now[key] for key in full if now[key] != full[key]}
     assert changed == {
+        "adversarial": {"model.net.normalize_embeddings": True, "model.adversarial": 5.0},
+        "virtual_adversarial": {"model.net.normalize_embeddings": True, "model.virtual_adversarial": 5.0},
         "bptt_70": {"model.net.bptt": 70},
         "constant_lr": {"model.schedule": "constant"},
         "full": {},
