@@ -1,7 +1,7 @@
 """Throughput of rnn-lightning on the real data, side by side in one run; prints tables, writes JSON.
 
 python benchmarks/throughput.py [--imdb ../shared/data/imdb] [--moby ../shared/data/moby_dick.txt]
-                                [--steps 40] [--warmup 5] [--repeats 3] [--only train,lm,...]
+                                [--steps epoch|N] [--warmup 5] [--repeats 3] [--only train,lm,...]
                                 [--epoch-check headline|all|none] [--output benchmarks/results/throughput.json]
 
 Each measurement is registered under a name (`--only` picks some, in the order given) and yields
@@ -11,9 +11,12 @@ TensorFlow installed (pip install -e ".[keras]"), `train` and `lm` also measure 
 the same batches, and the package's rows give their ratio to it; without them one line says so and
 those ratios are left out.
 
-A training row times --steps batches; `--epoch-check` sets each network's headline row (or every
-row) beside one whole epoch of the same setting as `python -m rnn_sentiment.train` runs it (its own
-epoch timer), and Keras' row beside a whole `model.fit` epoch, and flags a row more than 10% away.
+A training row times a whole epoch (`--steps epoch`, the default): the package's row is the entry
+point's own epoch (`python -m rnn_sentiment.train` or `lm.train`, its callbacks and checkpoints, its
+epoch timer), the plain loop's and Keras' `model.fit`'s are whole epochs of the same batches. With
+`--steps N` a row times a window of N batches after --warmup, and `--epoch-check` sets each network's
+headline row (or every row) beside a whole real epoch of the same setting, and Keras' beside a whole
+`model.fit` epoch, flagging a row more than 10% away. The precision rows always time windows.
 """
 
 import argparse
@@ -22,6 +25,8 @@ import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +35,8 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pyarrow
+import pyarrow.csv
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -40,12 +47,14 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
+from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.text import WordTokenizer
 from rnn_sentiment.core.training import train
 from rnn_sentiment.data import SentimentDataModule
 from rnn_sentiment.fast_padding import reads_padding_once
 from rnn_sentiment.keras_compat import binary_cross_entropy
+from rnn_sentiment.module import SentimentClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS_MISSING = 'Keras-TF: not installed (pip install -e ".[keras]"), so its rows and the ratios to it are skipped'
@@ -87,7 +96,7 @@ class Bench:
     imdb: Path
     moby: Path
     warmup: int
-    steps: int
+    steps: int | None  # timed training steps of a window; None: whole epochs
     repeats: int
     cache: str
     keras: object = field(default=None, repr=False)  # the keras module, or None without the optional extra
@@ -96,6 +105,11 @@ class Bench:
 
     def measure(self, fn: Callable[[], float]) -> list[float]:
         return [fn() for _ in range(self.repeats)]
+
+    @property
+    def window(self) -> int | None:
+        """The batches a window reads (warm-up and timed), None for a whole epoch."""
+        return None if self.steps is None else self.warmup + self.steps
 
     def peak_flops(self) -> float:
         if self.matmul_flops is None:
@@ -174,8 +188,9 @@ def prepared(primary: str, overrides: list[str]):
     return cfg, datamodule, fresh
 
 
-def first_batches(datamodule, count: int) -> list[dict]:
-    """The first `count` training batches of epoch 0: the batches every timed loop of a setting sees."""
+def first_batches(datamodule, count: int | None) -> list[dict]:
+    """The first `count` training batches of epoch 0 (None: all of them): the batches every timed loop
+    of a setting sees."""
     batches = []
     for batch in datamodule.train_dataloader():
         if len(batches) == count:
@@ -245,11 +260,15 @@ class BatchClock(L.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
+PRECISION_STEPS = 40  # the window of the precision rows, which compare precisions (an lm_imdb epoch is 20 minutes)
+
+
 def lightning_rate(cfg, module, datamodule, bench: Bench) -> float:
-    """Items/s of the configured Trainer fitting the LightningModule on the DataModule."""
+    """Items/s of the configured Trainer fitting the LightningModule on the DataModule, over the window
+    (`PRECISION_STEPS` timed steps where the bench runs whole epochs)."""
     clock = BatchClock(bench.warmup)
     trainer = instantiate(
-        cfg.trainer, max_steps=bench.warmup + bench.steps, max_epochs=1, limit_val_batches=0, logger=False,
+        cfg.trainer, max_steps=bench.window or bench.warmup + PRECISION_STEPS, max_epochs=1, limit_val_batches=0, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[clock],
     )
     trainer.fit(module, datamodule=datamodule)
@@ -257,20 +276,22 @@ def lightning_rate(cfg, module, datamodule, bench: Bench) -> float:
 
 
 def plain_rate(module, datamodule, bench: Bench, loss_fn) -> float:
-    """Items/s of the same network, batches and optimizer (the module's own) in a hand-written loop."""
+    """Items/s of the same network, batches and optimizer (the module's own) in a hand-written loop:
+    over the window after its warm-up, or over a whole epoch, first batch included."""
     optimizer = module.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     module.train()
-    items, start = 0, None
+    warmup = 0 if bench.steps is None else bench.warmup
+    items, start = 0, time.perf_counter()
     for i, batch in enumerate(datamodule.train_dataloader()):
-        if i == bench.warmup:
+        if i == warmup:
             start = time.perf_counter()
-        if i == bench.warmup + bench.steps:
+        if i == bench.window:
             break
         optimizer.zero_grad(set_to_none=True)
         loss_fn(module, batch).backward()
         optimizer.step()
-        if i >= bench.warmup:
+        if i >= warmup:
             items += items_in(batch)
     return items / (time.perf_counter() - start)
 
@@ -361,27 +382,27 @@ def keras_classifier_row(model: str, bench: Bench) -> Row | None:
     cfg, datamodule, _ = prepared("train", tutorial_overrides(model, bench, TRAIN_SETTINGS[
         "tutorial, fixed random batches"]))
     network = keras_classifier(bench.keras, cfg.model.net, cfg.data.num_words, cfg.data.max_len, cfg.model.lr)
-    batches = first_batches(datamodule, bench.warmup + bench.steps)
+    batches = first_batches(datamodule, bench.window)
     rate = keras_rate(network, batches, "tokens", "labels", bench.warmup)
-    return Row.of(f"{model}, Keras-TF model.fit, fixed random batches", "reviews/s", bench.measure(rate))
+    epoch = ", whole epoch" if bench.steps is None else ""
+    return Row.of(f"{model}, Keras-TF model.fit, fixed random batches{epoch}", "reviews/s", bench.measure(rate))
 
 
 EPOCH_TOLERANCE = 0.10  # a training row more than this far from its real epoch is flagged
 
 
-def real_epoch_rate(model: str, bench: Bench, overrides: list[str], workdir: Path) -> float:
-    """Reviews/s of one whole training epoch as a user runs it: `core.training.train` (the entry point's
+def real_epoch_rate(primary: str, overrides: list[str], datamodule) -> float:
+    """Items/s of one whole training epoch as a user runs it: `core.training.train` (the entry point's
     own code: its callbacks, checkpoints and logging) with `trainer.max_epochs=1`, no validation or test,
-    from the epoch seconds it writes to `metrics.json` (`time/train_epoch_s`: training batches only)."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[*tutorial_overrides(model, bench, overrides), "trainer.max_epochs=1", "test=false",
-                                          "trainer.limit_val_batches=0", "trainer.enable_progress_bar=false",
-                                          f"paths.output_dir={workdir}", f"paths.log_dir={workdir}"])
-    train(cfg)
-    seconds = json.loads((workdir / "metrics.json").read_text())["train_epoch_seconds"][0]
-    datamodule = instantiate(cfg.data)  # the split as that run cached it: the reviews the epoch read
-    datamodule.setup("fit")
-    return len(datamodule.datasets["train"]) / seconds
+    from the epoch seconds it writes to `metrics.json` (`time/train_epoch_s`: training batches only);
+    `datamodule` (the same settings, set up) counts the items of the epoch."""
+    with tempfile.TemporaryDirectory() as folder, initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(primary, overrides=[*overrides, "trainer.max_epochs=1", "test=false", "trainer.limit_val_batches=0",
+                                          "trainer.enable_progress_bar=false", f"paths.output_dir={folder}",
+                                          f"paths.log_dir={folder}"])
+        train(cfg)
+        seconds = json.loads((Path(folder) / "metrics.json").read_text())["train_epoch_seconds"][0]
+    return sum(items_in(batch) for batch in datamodule.train_dataloader()) / seconds
 
 
 def epoch_check_row(label: str, window: Row, rate: float) -> Row:
@@ -396,8 +417,7 @@ def keras_epoch_row(model: str, bench: Bench, keras: Row) -> Row:
     cfg, datamodule, _ = prepared("train", tutorial_overrides(model, bench, TRAIN_SETTINGS[
         "tutorial, fixed random batches"]))
     network = keras_classifier(bench.keras, cfg.model.net, cfg.data.num_words, cfg.data.max_len, cfg.model.lr)
-    batches = list(datamodule.train_dataloader())
-    rate = keras_rate(network, batches, "tokens", "labels", bench.warmup)()
+    rate = keras_rate(network, first_batches(datamodule, None), "tokens", "labels", bench.warmup)()
     return epoch_check_row(f"{model}, Keras-TF model.fit, fixed random batches", keras, rate)
 
 
@@ -407,23 +427,27 @@ def bench_train(bench: Bench) -> Iterator[Row]:
         keras = keras_classifier_row(model, bench)
         if keras is not None:
             yield keras
-            if bench.epoch_check != "none":
+            if bench.steps is not None and bench.epoch_check != "none":
                 keras = keras_epoch_row(model, bench, keras)
                 yield keras
         for setting, overrides in TRAIN_SETTINGS.items():
-            cfg, datamodule, fresh = prepared("train", tutorial_overrides(model, bench, overrides))
+            settings = tutorial_overrides(model, bench, overrides)
+            cfg, datamodule, fresh = prepared("train", settings)
             label = f"{model}, {setting}"
-            lightning = Row.of(f"{label}: Lightning", "reviews/s",
-                               bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
-            yield lightning
-            if bench.epoch_check == "all" or (bench.epoch_check == "headline" and setting == HEADLINE):
-                with tempfile.TemporaryDirectory() as workdir:
-                    yield epoch_check_row(label, lightning, real_epoch_rate(model, bench, overrides, Path(workdir)))
+            if bench.steps is None:  # the entry point's own epoch: what a user's epoch costs
+                lightning = Row.of(f"{label}: python -m rnn_sentiment.train, whole epoch", "reviews/s",
+                                   bench.measure(lambda: real_epoch_rate("train", settings, datamodule)), keras)
+                yield lightning
+            else:
+                lightning = Row.of(f"{label}: Lightning", "reviews/s",
+                                   bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
+                yield lightning
+                if bench.epoch_check == "all" or (bench.epoch_check == "headline" and setting == HEADLINE):
+                    yield epoch_check_row(label, lightning, real_epoch_rate("train", settings, datamodule))
             yield Row.of(f"{label}: plain loop", "reviews/s",
                          bench.measure(lambda: plain_rate(fresh(), datamodule, bench, classifier_loss)), lightning)
             net = fresh().net
-            columns = statistics.mean(columns_read(net, batch)
-                                      for batch in first_batches(datamodule, bench.warmup + bench.steps))
+            columns = statistics.mean(columns_read(net, batch) for batch in first_batches(datamodule, bench.window))
             floor = bench.peak_flops() / classifier_flops_per_review(net, columns)
             yield Row.of(f"{label}: floor ({columns:.0f} columns, FLOPs / matmul rate)", "reviews/s", [floor],
                          lightning)
@@ -431,7 +455,9 @@ def bench_train(bench: Bench) -> Iterator[Row]:
 
 @measurement("eval")
 @torch.no_grad()
-def bench_eval(bench: Bench, batches: int = 20) -> Iterator[Row]:
+def bench_eval(bench: Bench) -> Iterator[Row]:
+    """The tutorial LSTM's forward over the whole test split, batched as `trainer.test` gets it. (The
+    whole split: its loader sorts by length, so its first batches hold the shortest reviews.)"""
     for setting, overrides in {"fixed": ["data.by_length=false"], "fixed by length, fast padding": ["data.by_length=true"],
                                "bucket": ["data.batching=bucket"]}.items():
         _, datamodule, fresh = prepared("train", tutorial_overrides("lstm", bench, overrides))
@@ -439,14 +465,74 @@ def bench_eval(bench: Bench, batches: int = 20) -> Iterator[Row]:
 
         def evaluate():
             items, start = 0, time.perf_counter()
-            for i, batch in enumerate(datamodule.test_dataloader()):
-                if i == batches:
-                    break
+            for batch in datamodule.test_dataloader():
                 module(batch["tokens"], batch.get("lengths"))
                 items += len(batch["labels"])
             return items / (time.perf_counter() - start)
 
         yield Row.of(f"LSTM, tutorial, {setting}", "reviews/s", bench.measure(evaluate))
+
+
+PREDICT_MODELS = {"LSTM, tutorial": "lstm", "Conv-LSTM, tutorial": "conv_lstm"}
+
+
+def briefly_trained(overrides: list[str], workdir: Path) -> Path:
+    """The checkpoint of 5 training steps of the setting (predict's speed does not depend on the weights)."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, "trainer.max_epochs=1", "trainer.limit_train_batches=5",
+                                          "trainer.limit_val_batches=0", "test=false", "~logger",
+                                          "trainer.enable_progress_bar=false", f"paths.output_dir={workdir}",
+                                          f"paths.log_dir={workdir}"])
+    train(cfg)
+    return workdir / "checkpoints" / "last.ckpt"
+
+
+def predict_rates(ckpt: Path, reviews: Path, count: int, workdir: Path) -> tuple[float, float]:
+    """Reviews/s of `python -m rnn_sentiment.predict` on the CSV `reviews` as a user runs it: a new
+    process that reads, tokenizes, classifies and writes scores.csv, timed from outside (start-up and
+    imports included) and by predict's own clock (`N rows in S s`: reading to writing)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "rnn_sentiment.predict", f"ckpt_path={ckpt}", f"file={reviews}",
+                           "column=text", f"output={workdir / 'scores.csv'}", "print_rows=0"], cwd=workdir,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"predict failed: {done.stderr[-2000:]}")
+    (workdir / "scores.csv").unlink()
+    own = re.search(r"([\d,]+) rows in ([\d.]+) s", done.stderr)
+    return count / seconds, int(own[1].replace(",", "")) / float(own[2])
+
+
+@measurement("predict")
+def bench_predict(bench: Bench, copies: int = 2) -> Iterator[Row]:
+    """`predict` end to end on the IMDB test reviews `copies` times over, beside the evaluation loop of
+    the same checkpoint: the module's forward in inference mode over the test split's batches as
+    `trainer.test` gets them (already tokenized)."""
+    texts = imdb_texts(bench.imdb, "test") * copies
+    with tempfile.TemporaryDirectory() as folder:
+        workdir = Path(folder)
+        reviews = workdir / "reviews.csv"
+        pyarrow.csv.write_csv(pyarrow.table({"text": texts}), reviews)
+        for model, name in PREDICT_MODELS.items():
+            setting = tutorial_overrides(name, bench, [])
+            ckpt = briefly_trained(setting, workdir / name)
+            _, datamodule, _ = prepared("train", setting)
+            module = load_module(str(ckpt), SentimentClassifier, "sentiment")
+
+            @torch.inference_mode()
+            def evaluate():
+                items, start = 0, time.perf_counter()
+                for batch in datamodule.test_dataloader():
+                    module(batch["tokens"], batch.get("lengths"))
+                    items += len(batch["labels"])
+                return items / (time.perf_counter() - start)
+
+            evaluation = Row.of(f"{model}: evaluation loop, test split", "reviews/s", bench.measure(evaluate))
+            yield evaluation
+            outside, inside = zip(*bench.measure(lambda: predict_rates(ckpt, reviews, len(texts), workdir)))
+            label = f"{model}: python -m rnn_sentiment.predict, {len(texts):,} reviews"
+            yield Row.of(f"{label}, end to end", "reviews/s", list(outside), evaluation)
+            yield Row.of(f"{label}, its own clock (start-up excluded)", "reviews/s", list(inside), evaluation)
 
 
 @measurement("bidirectional")
@@ -499,18 +585,22 @@ def keras_language_model(keras, net, vocab_size: int, lr: float):
 def bench_lm(bench: Bench) -> Iterator[Row]:
     for preset in ("lm_tutorial", "lm_tuned"):
         # no plateau schedule: it acts between epochs, and a short text's epoch may end within the timed steps
-        cfg, datamodule, fresh = prepared("lm", [f"experiment={preset}", f"data.path={bench.moby}",
-                                                 f"data.cache_dir={bench.cache}", "model.lr_decay=1.0"])
+        overrides = [f"experiment={preset}", f"data.path={bench.moby}", f"data.cache_dir={bench.cache}", "model.lr_decay=1.0"]
+        cfg, datamodule, fresh = prepared("lm", overrides)
         label = f"{preset} (seq_len {cfg.data.seq_len})"
         keras = None  # Keras runs the tutorial's network only
         if preset == "lm_tutorial" and bench.keras is not None:
             network = keras_language_model(bench.keras, cfg.model.net, datamodule.vocab_size, cfg.model.lr)
-            rate = keras_rate(network, first_batches(datamodule, bench.warmup + bench.steps), "tokens", "targets",
-                              bench.warmup)
-            keras = Row.of(f"{label}: Keras-TF model.fit", "words/s", bench.measure(rate))
+            rate = keras_rate(network, first_batches(datamodule, bench.window), "tokens", "targets", bench.warmup)
+            keras = Row.of(f"{label}: Keras-TF model.fit{', whole epoch' if bench.steps is None else ''}", "words/s",
+                           bench.measure(rate))
             yield keras
-        lightning = Row.of(f"{label}: Lightning", "words/s",
-                           bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
+        if bench.steps is None:
+            lightning = Row.of(f"{label}: python -m lm.train, whole epoch", "words/s",
+                               bench.measure(lambda: real_epoch_rate("lm", overrides, datamodule)), keras)
+        else:
+            lightning = Row.of(f"{label}: Lightning", "words/s",
+                               bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), keras)
         yield lightning
         yield Row.of(f"{label}: plain loop", "words/s",
                      bench.measure(lambda: plain_rate(fresh(), datamodule, bench, lm_loss)), lightning)
@@ -538,7 +628,8 @@ def bench_precision(bench: Bench) -> Iterator[Row]:
             cfg = config(primary, [*overrides, f"data.cache_dir={bench.cache}", f"trainer.precision={precision}"])
             torch.set_num_threads(threads)
             try:
-                row = Row.of(f"{name}: {precision}, {threads} thread{'s' if threads > 1 else ''}", unit,
+                window = f", {PRECISION_STEPS}-step window" if bench.steps is None else ""
+                row = Row.of(f"{name}: {precision}, {threads} thread{'s' if threads > 1 else ''}{window}", unit,
                              bench.measure(lambda: lightning_rate(cfg, fresh(), datamodule, bench)), baseline)
             finally:
                 torch.set_num_threads(all_threads)
@@ -615,7 +706,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--imdb", type=Path, default=ROOT.parent / "shared/data/imdb")
     parser.add_argument("--moby", type=Path, default=ROOT.parent / "shared/data/moby_dick.txt")
-    parser.add_argument("--steps", type=int, default=40, help="timed training steps per measurement")
+    parser.add_argument("--steps", default="epoch",
+                        help="timed training steps per measurement, or epoch (default): whole epochs, timed as a "
+                             "user's epoch is (the precision rows keep windows of 40 steps)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed training steps before them")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per row (median, min, max)")
     parser.add_argument("--only", default=",".join(MEASUREMENTS),
@@ -629,9 +722,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [name for name in args.only if name not in MEASUREMENTS]
     if unknown:
         parser.error(f"--only {','.join(unknown)}: no such measurement; choose from {','.join(MEASUREMENTS)}")
-    for option in ("steps", "repeats"):
-        if getattr(args, option) < 1:
-            parser.error(f"--{option} must be at least 1")
+    if args.steps == "epoch":
+        args.steps = None
+    elif not args.steps.isdigit() or int(args.steps) < 1:
+        parser.error(f"--steps {args.steps}: give a number of steps (at least 1) or epoch")
+    else:
+        args.steps = int(args.steps)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
     return args

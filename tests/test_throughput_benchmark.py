@@ -36,7 +36,7 @@ def test_a_registered_measurement_runs_alone_into_rows_json_and_one_table(throug
     assert "| fake | fake model, fast way | 20 [10–30] | items/s | slow way | 6.67× |" in printed
     assert "Keras" not in printed  # only training measurements compare with Keras
     results = json.loads(output.read_text())
-    assert results["options"] == {"steps": 40, "warmup": 5, "repeats": 3, "only": ["fake"], "epoch_check": "headline"}
+    assert results["options"] == {"steps": None, "warmup": 5, "repeats": 3, "only": ["fake"], "epoch_check": "headline"}
     assert results["matmul_gflops"] is None  # no measurement asked for the matmul peak
     assert results["rows"] == [
         {"measurement": "fake", "setting": "fake model, slow way", "unit": "items/s", "median": 3.0, "min": 2.0,
@@ -51,8 +51,18 @@ def test_only_names_the_measurements_and_rejects_an_unknown_one(throughput, caps
         throughput.parse_args(["--only", "train,trian"])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
-    assert "--only trian: no such measurement; choose from tokenize,setup,train,eval,bidirectional,lm,precision,generate" in error
-    assert throughput.parse_args([]).only == ["tokenize", "setup", "train", "eval", "bidirectional", "lm", "precision", "generate"]
+    names = ["tokenize", "setup", "train", "eval", "predict", "bidirectional", "lm", "precision", "generate"]
+    assert f"--only trian: no such measurement; choose from {','.join(names)}" in error
+    assert throughput.parse_args([]).only == names
+
+
+def test_steps_are_whole_epochs_unless_a_number_is_given(throughput, capsys):
+    assert throughput.parse_args([]).steps is None and throughput.parse_args(["--steps", "epoch"]).steps is None
+    assert throughput.parse_args(["--steps", "40"]).steps == 40
+    for wrong in ("0", "ten"):
+        with pytest.raises(SystemExit):
+            throughput.parse_args(["--steps", wrong])
+        assert f"--steps {wrong}: give a number of steps (at least 1) or epoch" in capsys.readouterr().err
 
 
 def test_a_row_more_than_ten_percent_from_its_real_epoch_is_flagged(throughput):
