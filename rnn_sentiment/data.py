@@ -63,7 +63,9 @@ def _pick(rows: Rows, index: np.ndarray) -> Rows:
 class SentimentDataModule(TextDataModule):
     """Labelled texts from the Hub or `path` (see `sources.load_splits`), two or more classes named by
     the data. A source without a test split gives one: a seeded `test_fraction` of train, or with
-    `folds` > 1 fold number `fold` of a seeded partition into `folds` parts (cross-validation)."""
+    `folds` > 1 fold number `fold` of a seeded partition into `folds` parts (cross-validation).
+    `unlabelled_path` adds texts without labels (less any equal to a test text), which virtual
+    adversarial training draws from (`unlabelled_batch`)."""
 
     def __init__(
         self,
@@ -91,6 +93,7 @@ class SentimentDataModule(TextDataModule):
         cache_dir: str | None = None,
         by_length: bool | None = None,
         tokenizer_from: str | None = None,
+        unlabelled_path: str | None = None,
     ):
         super().__init__(num_words, batch_size, num_workers, seed, cache_dir)
         self.tokenizer_from = tokenizer_from and checkpoint_source(tokenizer_from, "data.tokenizer_from")
@@ -107,6 +110,8 @@ class SentimentDataModule(TextDataModule):
         if fold and not folds:
             raise UserInputError(f"data.fold={fold!r} needs data.folds (the number of folds, e.g. data.folds=10)")
         self.root = sources.resolve(path)
+        self.unlabelled_root = sources.resolve(unlabelled_path, "data.unlabelled_path")
+        self.unlabelled: PaddedTexts | None = None
         self.hub_dataset = hub_dataset
         self.hub_config = hub_config
         self.text_column = sources.text_columns(text_column)
@@ -133,6 +138,7 @@ class SentimentDataModule(TextDataModule):
             **({"empty_texts": self.empty_texts} if self.empty_texts != "skip" else {}),
             "tokenizer_from": self.tokenizer_from and sources.fingerprint(
                 Path(self.tokenizer_from) if Path(self.tokenizer_from).exists() else None, self.tokenizer_from),
+            **({"unlabelled": sources.fingerprint(self.unlabelled_root, "")} if self.unlabelled_root else {}),
         }
 
     def _carve(self, rows: Rows, fraction: float) -> tuple[Rows, Rows]:
@@ -230,10 +236,22 @@ class SentimentDataModule(TextDataModule):
         else:
             tokenizer = WordTokenizer.fit(splits["train"][0], self.num_words)
         state = {"tokenizer": tokenizer.to_json(), "label_names": label_names, "notes": notes}
+        if self.unlabelled_root is not None:
+            splits["unlabelled"] = self._unlabelled_texts(set(splits["test"][0]))
         for name, (texts, labels) in splits.items():
             flat, lengths = encode_with_progress(tokenizer, texts, desc=f"tokenizing {name}")
             state[name] = {"flat": flat, "lengths": lengths, "labels": labels}
         return state
+
+    def _unlabelled_texts(self, test_texts: set[str]) -> Rows:
+        """The texts of `unlabelled_path` (its `text_column`), without empty ones and those equal to a
+        test text, which training must not read; labels are zeros, never read."""
+        table, where = sources.load_splits(self.unlabelled_root, "")["train"]
+        texts = [text for text in sources.texts_of(table, self.text_column, where) if text and text not in test_texts]
+        if not texts:
+            raise UserInputError(f"data.unlabelled_path={where}: holds no text (beside the test split's) in "
+                                 f"{' + '.join(map(repr, self.text_column))}; give a file of texts or set data.text_column")
+        return texts, np.zeros(len(texts), dtype=np.float32)
 
     def load(self, state: dict) -> None:
         """The `train`, `val` and `test` datasets, padded as `layout` says, and the label names."""
@@ -245,6 +263,19 @@ class SentimentDataModule(TextDataModule):
             for name, part in state.items()
             if name in ("train", "val", "test")
         }
+        part = state.get("unlabelled")
+        self.unlabelled = part and PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)
+
+    def unlabelled_batch(self, step: int, rank: int) -> dict | None:
+        """`batch_size` unlabelled texts for training step `step` on DDP rank `rank`, laid out as the
+        training batches (without labels); None without `unlabelled_path`. Drawn by a generator seeded
+        with (seed, step, rank) alone, so a resumed run draws what the uninterrupted one did."""
+        if self.unlabelled is None:
+            return None
+        rows = np.random.default_rng([self.seed, step, rank]).integers(0, len(self.unlabelled), self.batch_size)
+        batch = self.unlabelled[rows.tolist()]
+        del batch["labels"]
+        return batch
 
     def _named(self, found: list[str]) -> list[str]:
         """`class_names` in place of numeric labels (IMDB's 0 and 1 are neg and pos); classes the data

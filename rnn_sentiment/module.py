@@ -4,6 +4,7 @@ import math
 
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import (
@@ -155,6 +156,16 @@ class SentimentClassifier(TextModule):
             self.log("train/adversarial_loss", adversarial, on_step=False, on_epoch=True, batch_size=len(logits))
             extra = extra + adversarial
         if hp.virtual_adversarial:
+            datamodule = self._trainer and self.trainer.datamodule
+            draw = getattr(datamodule, "unlabelled_batch", None)
+            unlabelled = draw and draw(self.global_step, self.global_rank)
+            if unlabelled is not None:  # the virtual loss needs no label: it reads the unlabelled texts
+                lengths = unlabelled.get("lengths")
+                lengths = lengths if lengths is None else lengths.to(self.device)
+                tokens = unlabelled["tokens"].to(self.device)
+                embedded, real = self.net.embed(tokens), tokens.ne(0).unsqueeze(-1)
+                with torch.no_grad():
+                    logits = self.net.from_embeddings(embedded, lengths)
             virtual = virtual_adversarial_loss(self.net, embedded, real, lengths, logits, hp.virtual_adversarial)
             self.log("train/virtual_adversarial_loss", virtual, on_step=False, on_epoch=True, batch_size=len(logits))
             extra = extra + virtual
@@ -205,6 +216,9 @@ class SentimentClassifier(TextModule):
         datamodule = self.trainer.datamodule
         if self.net.normalize_embeddings and datamodule is not None:
             self.net.word_counts.copy_(datamodule.word_counts())
+        if getattr(datamodule, "unlabelled", None) is not None and not self.hparams.virtual_adversarial:
+            rank_zero_warn("data.unlabelled_path is read only by virtual adversarial training (model.virtual_adversarial "
+                           "> 0, with model.net.normalize_embeddings=true); this run does not use it")
 
     def on_fit_end(self) -> None:
         writer = writer_of(self)

@@ -108,3 +108,42 @@ def test_training_with_both_perturbations_learns_logs_them_and_keeps_the_word_co
     torch.testing.assert_close(saved["net.word_counts"], datamodule.word_counts(), rtol=0, atol=0)
     real_words = int((datamodule.datasets["train"].matrix != 0).sum())
     assert saved["net.word_counts"].sum() == real_words and saved["net.word_counts"][0] == 0
+
+
+def test_virtual_adversarial_training_reads_unlabelled_texts_drawn_by_step_and_never_the_test_texts(tmp_path, imdb_dir):
+    import pandas as pd
+
+    test_texts = pd.read_parquet(imdb_dir / "test.parquet").text.tolist()
+    unlabelled = pd.DataFrame({"text": ["an unlabelled zebra review"] * 30 + ["another okapi text"] * 30 + test_texts[:20]})
+    unlabelled.to_parquet(tmp_path / "unsup.parquet")
+    cfg = compose_config("train", tmp_path, [f"data.path={imdb_dir}", *QUICK, f"data.unlabelled_path={tmp_path / 'unsup.parquet'}",
+                                             "model.net.normalize_embeddings=true", "model.virtual_adversarial=2.0"])
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    assert len(datamodule.unlabelled) == 60  # the 20 test texts are left out
+    first, again, other = (datamodule.unlabelled_batch(step, rank) for step, rank in ((3, 0), (3, 0), (3, 1)))
+    assert torch.equal(first["tokens"], again["tokens"]) and not torch.equal(first["tokens"], other["tokens"])
+    assert len(first["tokens"]) == 16 and "labels" not in first
+    drawn = []
+    original = type(datamodule).unlabelled_batch
+
+    def recording(self, step, rank):
+        drawn.append(step)
+        return original(self, step, rank)
+
+    from unittest.mock import patch
+
+    with patch.object(type(datamodule), "unlabelled_batch", recording):
+        train(cfg)
+    assert drawn == list(range(len(drawn))) and len(drawn) > 10  # one draw a training step, by its global step
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test/acc"] > 0.7
+
+
+def test_unlabelled_texts_without_virtual_adversarial_training_are_named_as_unused(tmp_path, imdb_dir):
+    import pandas as pd
+
+    pd.DataFrame({"text": ["an unlabelled review"] * 10}).to_parquet(tmp_path / "unsup.parquet")
+    cfg = compose_config("train", tmp_path, [f"data.path={imdb_dir}", *QUICK, f"data.unlabelled_path={tmp_path / 'unsup.parquet'}",
+                                             "trainer.max_epochs=1"])
+    with pytest.warns(UserWarning, match="data.unlabelled_path is read only by virtual adversarial training"):
+        train(cfg)

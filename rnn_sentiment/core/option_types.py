@@ -25,7 +25,7 @@ from rnn_sentiment.core.errors import UserInputError
 
 # null in every file of conf/, and a text (a path, a column, a name) when given; `LISTS_TOO` may also be lists
 TEXTS = {"ckpt_path", "text", "file", "format", "id_column", "output", "explain", "run_dir", "out", "encoder_ckpt",
-         "model.encoder_ckpt", "data.tokenizer_from", "data.hub_config", "data.path",
+         "model.encoder_ckpt", "data.tokenizer_from", "data.hub_config", "data.path", "data.unlabelled_path",
          "data.exclude_texts_of", "trainer.default_root_dir"}
 LISTS_TOO = {"data.path", "data.exclude_texts_of", "data.text_column"}
 NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
