@@ -453,8 +453,17 @@ def bench_train(bench: Bench) -> Iterator[Row]:
                          lightning)
 
 
+@torch.inference_mode()
+def evaluation_rate(module, datamodule) -> float:
+    """Reviews/s of the module's forward over the whole test split, batched as `trainer.test` gets it."""
+    items, start = 0, time.perf_counter()
+    for batch in datamodule.test_dataloader():
+        module(batch["tokens"], batch.get("lengths"))
+        items += len(batch["labels"])
+    return items / (time.perf_counter() - start)
+
+
 @measurement("eval")
-@torch.no_grad()
 def bench_eval(bench: Bench) -> Iterator[Row]:
     """The tutorial LSTM's forward over the whole test split, batched as `trainer.test` gets it. (The
     whole split: its loader sorts by length, so its first batches hold the shortest reviews.)"""
@@ -462,15 +471,7 @@ def bench_eval(bench: Bench) -> Iterator[Row]:
                                "bucket": ["data.batching=bucket"]}.items():
         _, datamodule, fresh = prepared("train", tutorial_overrides("lstm", bench, overrides))
         module = fresh().eval()
-
-        def evaluate():
-            items, start = 0, time.perf_counter()
-            for batch in datamodule.test_dataloader():
-                module(batch["tokens"], batch.get("lengths"))
-                items += len(batch["labels"])
-            return items / (time.perf_counter() - start)
-
-        yield Row.of(f"LSTM, tutorial, {setting}", "reviews/s", bench.measure(evaluate))
+        yield Row.of(f"LSTM, tutorial, {setting}", "reviews/s", bench.measure(lambda: evaluation_rate(module, datamodule)))
 
 
 PREDICT_MODELS = {"LSTM, tutorial": "lstm", "Conv-LSTM, tutorial": "conv_lstm"}
@@ -518,16 +519,8 @@ def bench_predict(bench: Bench, copies: int = 2) -> Iterator[Row]:
             ckpt = briefly_trained(setting, workdir / name)
             _, datamodule, _ = prepared("train", setting)
             module = load_module(str(ckpt), SentimentClassifier, "sentiment")
-
-            @torch.inference_mode()
-            def evaluate():
-                items, start = 0, time.perf_counter()
-                for batch in datamodule.test_dataloader():
-                    module(batch["tokens"], batch.get("lengths"))
-                    items += len(batch["labels"])
-                return items / (time.perf_counter() - start)
-
-            evaluation = Row.of(f"{model}: evaluation loop, test split", "reviews/s", bench.measure(evaluate))
+            evaluation = Row.of(f"{model}: evaluation loop, test split", "reviews/s",
+                                bench.measure(lambda: evaluation_rate(module, datamodule)))
             yield evaluation
             outside, inside = zip(*bench.measure(lambda: predict_rates(ckpt, reviews, len(texts), workdir)))
             label = f"{model}: python -m rnn_sentiment.predict, {len(texts):,} reviews"
