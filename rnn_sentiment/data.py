@@ -265,15 +265,19 @@ class SentimentDataModule(TextDataModule):
         }
         part = state.get("unlabelled")
         self.unlabelled = part and PaddedTexts(part["flat"], part["lengths"], part["labels"], self.layout)
+        self.unlabelled_by_length = part and torch.argsort(self.unlabelled.lengths, stable=True)
 
     def unlabelled_batch(self, step: int, rank: int) -> dict | None:
-        """`batch_size` unlabelled texts for training step `step` on DDP rank `rank`, laid out as the
-        training batches (without labels); None without `unlabelled_path`. Drawn by a generator seeded
-        with (seed, step, rank) alone, so a resumed run draws what the uninterrupted one did."""
+        """`batch_size` unlabelled texts of similar lengths (neighbours in length order from a random
+        place, so a batch runs about its texts' own steps, not the longest text's) for training step
+        `step` on DDP rank `rank`, laid out as the training batches (without labels); None without
+        `unlabelled_path`. The place is drawn by a generator seeded with (seed, step, rank) alone, so a
+        resumed run draws what the uninterrupted one did."""
         if self.unlabelled is None:
             return None
-        rows = np.random.default_rng([self.seed, step, rank]).integers(0, len(self.unlabelled), self.batch_size)
-        batch = self.unlabelled[rows.tolist()]
+        size = min(self.batch_size, len(self.unlabelled))
+        start = int(np.random.default_rng([self.seed, step, rank]).integers(0, len(self.unlabelled) - size + 1))
+        batch = self.unlabelled[self.unlabelled_by_length[start : start + size].tolist()]
         del batch["labels"]
         return batch
 

@@ -114,16 +114,20 @@ def test_virtual_adversarial_training_reads_unlabelled_texts_drawn_by_step_and_n
     import pandas as pd
 
     test_texts = pd.read_parquet(imdb_dir / "test.parquet").text.tolist()
-    unlabelled = pd.DataFrame({"text": ["an unlabelled zebra review"] * 30 + ["another okapi text"] * 30 + test_texts[:20]})
+    unlabelled = pd.DataFrame({"text": [" ".join(["zebra"] * k) for k in range(1, 41)] + test_texts[:20]})
     unlabelled.to_parquet(tmp_path / "unsup.parquet")
     cfg = compose_config("train", tmp_path, [f"data.path={imdb_dir}", *QUICK, f"data.unlabelled_path={tmp_path / 'unsup.parquet'}",
                                              "model.net.normalize_embeddings=true", "model.virtual_adversarial=2.0"])
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
-    assert len(datamodule.unlabelled) == 60  # the 20 test texts are left out
+    assert len(datamodule.unlabelled) == 40  # the 20 test texts are left out
     first, again, other = (datamodule.unlabelled_batch(step, rank) for step, rank in ((3, 0), (3, 0), (3, 1)))
     assert torch.equal(first["tokens"], again["tokens"]) and not torch.equal(first["tokens"], other["tokens"])
     assert len(first["tokens"]) == 16 and "labels" not in first
+    for step in range(20):  # neighbours in length: 16 consecutive lengths, and no more columns than the longest
+        tokens = datamodule.unlabelled_batch(step, 0)["tokens"]
+        lengths = sorted(tokens.ne(0).sum(1).tolist())
+        assert lengths == list(range(lengths[0], lengths[0] + 16)) and tokens.shape[1] == lengths[-1]
     drawn = []
     original = type(datamodule).unlabelled_batch
 
