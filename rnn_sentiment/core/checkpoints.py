@@ -19,11 +19,12 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from rnn_sentiment.core.errors import UserInputError, cannot_write
 from rnn_sentiment.core.files import open_atomically
-from rnn_sentiment.core.hub import is_local_path, read_exported
+from rnn_sentiment.core.hub import read_exported
 from rnn_sentiment.core.preprocessing import Preprocessing
 from rnn_sentiment.core.text import WordTokenizer
 
 ENTRY_POINTS = {"sentiment": "python -m rnn_sentiment.predict", "lm": "python -m lm.generate"}
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
 class UnsafeFileError(UserInputError):
@@ -53,6 +54,14 @@ def load_plain(path: Path, option: str = "ckpt_path") -> Any:
             "the file is truncated or corrupt: use another one, e.g. checkpoints/last.ckpt of the run"
         ) from None
 
+
+
+def is_local_path(source: str) -> bool:
+    """Whether `source` names something on this machine rather than a Hub id: it exists, looks
+    like a path (`./…`, `/…`, `~…`, a `.ckpt` file) or its first folder exists here."""
+    path = Path(source).expanduser()
+    return (path.exists() or not HUB_ID.fullmatch(source) or source.endswith(".ckpt")
+            or Path(source.split("/")[0]).is_dir())
 
 
 def checkpoint_source(source: str, option: str) -> str:

@@ -13,7 +13,6 @@ cache (`HF_HUB_OFFLINE=1` reads the cache only). Readers get a folder back as th
 a `.ckpt` file holds (`read_exported`), so everything that reads checkpoints reads folders.
 """
 
-import re
 from pathlib import Path
 
 import torch
@@ -28,7 +27,6 @@ from rnn_sentiment.core.errors import UserInputError
 FORMAT = "rnn-lightning"
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.json"
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
 class ExportedNetwork(ModelHubMixin, library_name="rnn-lightning", tags=["pytorch", "lstm", "rnn-lightning"]):
@@ -100,14 +98,6 @@ class ExportedNetwork(ModelHubMixin, library_name="rnn-lightning", tags=["pytorc
         network.weights = load_file(files[WEIGHTS])
         network.tokenizer_json = files[TOKENIZER].read_text(encoding="utf-8")
         return network
-
-
-def is_local_path(source: str) -> bool:
-    """Whether `source` names something on this machine rather than a Hub id: it exists, looks
-    like a path (`./…`, `/…`, `~…`, a `.ckpt` file) or its first folder exists here."""
-    path = Path(source).expanduser()
-    return (path.exists() or not HUB_ID.fullmatch(source) or source.endswith(".ckpt")
-            or Path(source.split("/")[0]).is_dir())
 
 
 def read_exported(source: str, option: str) -> dict:
