@@ -391,16 +391,22 @@ def keras_classifier_row(model: str, bench: Bench) -> Row | None:
 EPOCH_TOLERANCE = 0.10  # a training row more than this far from its real epoch is flagged
 
 
-def real_epoch_rate(primary: str, overrides: list[str], datamodule) -> float:
-    """Items/s of one whole training epoch as a user runs it: `core.training.train` (the entry point's
-    own code: its callbacks, checkpoints and logging) with `trainer.max_epochs=1`, no validation or test,
-    from the epoch seconds it writes to `metrics.json` (`time/train_epoch_s`: training batches only);
-    `datamodule` (the same settings, set up) counts the items of the epoch."""
-    with tempfile.TemporaryDirectory() as folder, initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+def train_one_epoch(primary: str, overrides: list[str], folder: Path) -> None:
+    """One training epoch as a user runs it, in the run directory `folder`: `core.training.train` (the
+    entry point's own code: its callbacks, checkpoints and logging), no validation or test."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(primary, overrides=[*overrides, "trainer.max_epochs=1", "test=false", "trainer.limit_val_batches=0",
                                           "trainer.enable_progress_bar=false", f"paths.output_dir={folder}",
                                           f"paths.log_dir={folder}"])
-        train(cfg)
+    train(cfg)
+
+
+def real_epoch_rate(primary: str, overrides: list[str], datamodule) -> float:
+    """Items/s of `train_one_epoch`, from the epoch seconds it writes to `metrics.json`
+    (`time/train_epoch_s`: training batches only); `datamodule` (the same settings, set up) counts the
+    items of the epoch."""
+    with tempfile.TemporaryDirectory() as folder:
+        train_one_epoch(primary, overrides, Path(folder))
         seconds = json.loads((Path(folder) / "metrics.json").read_text())["train_epoch_seconds"][0]
     return sum(items_in(batch) for batch in datamodule.train_dataloader()) / seconds
 
@@ -479,12 +485,7 @@ PREDICT_MODELS = {"LSTM, tutorial": "lstm", "Conv-LSTM, tutorial": "conv_lstm"}
 
 def briefly_trained(overrides: list[str], workdir: Path) -> Path:
     """The checkpoint of 5 training steps of the setting (predict's speed does not depend on the weights)."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, "trainer.max_epochs=1", "trainer.limit_train_batches=5",
-                                          "trainer.limit_val_batches=0", "test=false", "~logger",
-                                          "trainer.enable_progress_bar=false", f"paths.output_dir={workdir}",
-                                          f"paths.log_dir={workdir}"])
-    train(cfg)
+    train_one_epoch("train", [*overrides, "trainer.limit_train_batches=5", "~logger"], workdir)
     return workdir / "checkpoints" / "last.ckpt"
 
 

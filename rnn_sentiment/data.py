@@ -112,6 +112,7 @@ class SentimentDataModule(TextDataModule):
         self.root = sources.resolve(path)
         self.unlabelled_root = sources.resolve(unlabelled_path, "data.unlabelled_path")
         self.unlabelled: PaddedTexts | None = None
+        self.unlabelled_by_length: torch.Tensor | None = None  # row numbers of `unlabelled`, shortest first
         self.hub_dataset = hub_dataset
         self.hub_config = hub_config
         self.text_column = sources.text_columns(text_column)

@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from rnn_sentiment.core.errors import UserInputError
+from rnn_sentiment.core.sources import one_line
 
 FORMAT = "rnn-lightning"
 FORMAT_VERSION = 1
@@ -119,9 +120,9 @@ def read_exported(source: str, option: str) -> dict:
     except (SafetensorError, UnicodeDecodeError, ValueError) as error:
         if folder.is_dir():
             raise UserInputError(
-                f"{option}={source}: a file of the folder cannot be read ({_first_line(error)}); export it again"
+                f"{option}={source}: a file of the folder cannot be read ({one_line(error)}); export it again"
             ) from None
-        raise UserInputError(f"{option}={source}: is not a Hub id (owner/name) of an exported network ({_first_line(error)})"
+        raise UserInputError(f"{option}={source}: is not a Hub id (owner/name) of an exported network ({one_line(error)})"
                              ) from None
     except (OSError, EntryNotFoundError) as error:
         offline = "HF_HUB_OFFLINE is set and it is not in the local Hub cache; " if hub_constants.is_offline_mode() else ""
@@ -145,9 +146,4 @@ def _check_format(config: dict, source: str, option: str) -> None:
     for key in ("hyper_parameters", "preprocessing"):
         if not isinstance(config.get(key), dict):
             raise UserInputError(f"{option}={source}: {CONFIG} has no \"{key}\"; export it again")
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 

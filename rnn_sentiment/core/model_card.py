@@ -146,7 +146,7 @@ def _terms(sources: dict) -> str:
     a folder named as the dataset's) and the Moby Dick the language model downloads by default."""
     paths = sources.get("path") or []
     folders = {part.lower() for path in ([paths] if isinstance(paths, str) else paths) for part in Path(path).parts[:-1]}
-    if sources.get("hub_dataset") == "stanfordnlp/imdb" and not paths or folders & {"imdb", "imdb_unsup", "aclimdb"}:
+    if (sources.get("hub_dataset") == "stanfordnlp/imdb" and not paths) or folders & {"imdb", "imdb_unsup", "aclimdb"}:
         return IMDB_TERMS
     if str(sources.get("_target_", "")).startswith("lm.") and not paths and not sources.get("hub_dataset"):
         return MOBY_DICK_TERMS
