@@ -55,33 +55,9 @@ def shared_padding_outputs(net: "RecurrentClassifier", tokens: torch.Tensor) -> 
             return None
         prefix = net.conv_block(net.embed(tokens.new_zeros(1, skip + right)))[:, : skip // window]
         rest = net.conv_block(net.embed(tokens[:, skip - early :]))[:, early // window :]
-    prefix_outputs, state = padding_pass(net, prefix)
+    prefix_outputs, state = net.rnn(prefix)  # from the zero state
     widen = lambda part: part.expand(-1, batch, -1).contiguous()  # noqa: E731
     outputs = net.run_rnn(rest, tuple(map(widen, state)) if isinstance(state, tuple) else widen(state))
     if net.pooling == "last":
         return outputs
     return torch.cat([prefix_outputs.expand(batch, -1, -1), outputs], dim=1)
-
-
-def padding_pass(net: "RecurrentClassifier", prefix: torch.Tensor):
-    """`net`'s RNN from the zero state over the batch-1 `prefix` (1, steps, features): its outputs
-    (1, steps, hidden) and final state, as `net.rnn` returns them.
-
-    On the CPU, `nn.RNN` (the Elman cell, which has no fused kernel there) records several calls
-    per step, which at batch size 1 cost far more than the arithmetic; for it one `addmm` and one
-    `tanh` per step compute the same sums, about 3 times faster. LSTM and GRU keep their kernels.
-    """
-    if net.cell != "rnn" or prefix.device.type != "cpu":
-        return net.rnn(prefix)
-    x, finals = prefix[0], []
-    for layer in range(net.num_layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(net.rnn, f"{name}_l{layer}")
-                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        inputs = torch.addmm(b_ih + b_hh, x, w_ih.t())  # (steps, hidden), all steps at once
-        h, outputs = x.new_zeros(1, net.hidden_size), []
-        for step in inputs.split(1):
-            h = torch.tanh(torch.addmm(step, h, w_hh.t()))
-            outputs.append(h)
-        x = torch.cat(outputs)
-        finals.append(h)
-    return x.unsqueeze(0), torch.stack(finals)

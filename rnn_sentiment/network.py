@@ -5,10 +5,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from rnn_sentiment.core.errors import UserInputError, check_choice
+from rnn_sentiment.elman import ElmanRNN
 from rnn_sentiment.keras_compat import freeze_second_bias, keras_initialize
 from rnn_sentiment.fast_padding import reads_padding_once, shared_padding_outputs
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = {"rnn": ElmanRNN, "lstm": nn.LSTM, "gru": nn.GRU}
 INITS = ("keras", "keras_exact", "torch")
 POOLINGS = ("last", "max", "mean", "concat")
 

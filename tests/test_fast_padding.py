@@ -122,13 +122,3 @@ def test_fixed_batches_grouped_by_length_leave_more_padding_to_skip(imdb_dir):
     grouped, mixed = columns_read(True), columns_read(None)  # None: fixed batching mixes lengths
     assert len(grouped) == len(mixed)
     assert sum(grouped) < 0.9 * sum(mixed)
-
-
-@pytest.mark.parametrize("network, rnn_calls", [("elman", 1), ("elman_two_layers", 1), ("lstm", 2)])
-def test_the_elman_padding_pass_runs_without_nn_rnn_on_the_cpu(network, rnn_calls):
-    # nn.RNN records several calls per step, slow at batch size 1: the padding pass is a loop of addmm and tanh
-    fast, _ = twins(network)
-    calls = []
-    fast.rnn.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[0]))
-    fast(pre_padded([1, 0, 7, 13]))
-    assert len(calls) == rnn_calls and calls[-1] == 4  # the batch after the padding goes through nn.RNN

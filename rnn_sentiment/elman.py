@@ -1,0 +1,71 @@
+"""The Elman RNN (`nn.RNN`, tanh) with its recurrence fused on the CPU.
+
+PyTorch has no fused Elman kernel on the CPU: `nn.RNN` runs each step as a handful of calls, each
+recorded by autograd, and with the tutorial's 100 hidden units per-call overhead costs more than the
+arithmetic. `ElmanRNN` computes the same sums, h_t = tanh(x_t W_ih' + b_ih + b_hh + h_(t-1) W_hh'),
+with every step's input term in one matrix product, then per step one `addmm` and one `tanh` in
+place, and a backward pass written out by hand (three calls a step, the weights' gradients in one
+product each). Parameters, their names and the returned values are `nn.RNN`'s, so checkpoints and
+the Keras initialisation are unchanged; any case it does not cover (CUDA, autocast, packed or
+unbatched input, ReLU, bidirectional) goes to `nn.RNN` itself.
+"""
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence
+
+
+class ElmanRecurrence(torch.autograd.Function):
+    """outputs (steps, batch, hidden) of h_t = tanh(inputs_t + h_(t-1) W_hh'), from `inputs`
+    (steps, batch, hidden: the input term with both biases) and `h0` (batch, hidden)."""
+
+    @staticmethod
+    def forward(ctx, inputs: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
+        outputs = torch.empty_like(inputs)
+        h, recurrent = h0, w_hh.t()
+        for step in range(inputs.shape[0]):
+            h = torch.addmm(inputs[step], h, recurrent, out=outputs[step]).tanh_()
+        ctx.save_for_backward(outputs, h0, w_hh)
+        return outputs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_outputs: torch.Tensor):
+        outputs, h0, w_hh = ctx.saved_tensors
+        slopes = 1 - outputs.square()  # tanh' at each step
+        grads = torch.empty_like(outputs)  # the loss's gradient with respect to each step's sum
+        carried = torch.zeros_like(h0)  # what step t+1's sum passes back to h_t
+        for step in reversed(range(outputs.shape[0])):
+            torch.add(grad_outputs[step], carried, out=grads[step]).mul_(slopes[step])
+            torch.mm(grads[step], w_hh, out=carried)
+        previous = torch.cat([h0.unsqueeze(0), outputs[:-1]])
+        grad_w_hh = grads.flatten(0, 1).t() @ previous.flatten(0, 1)
+        return grads, carried, grad_w_hh
+
+
+class ElmanRNN(nn.RNN):
+    """`nn.RNN` with its recurrence fused on the CPU (see the module's docstring); same arguments,
+    parameters and outputs: (output, h_n)."""
+
+    def fuses(self, input) -> bool:
+        """Whether `input` takes the fused path."""
+        return (not isinstance(input, PackedSequence) and input.dim() == 3 and input.device.type == "cpu"
+                and input.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
+                and self.nonlinearity == "tanh" and not self.bidirectional and self.bias)
+
+    def forward(self, input, hx=None):
+        if not self.fuses(input):
+            return super().forward(input, hx)
+        x = input.transpose(0, 1) if self.batch_first else input  # (steps, batch, features)
+        finals = []
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{name}_l{layer}")
+                                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            h0 = x.new_zeros(x.shape[1], self.hidden_size) if hx is None else hx[layer]
+            x = ElmanRecurrence.apply(F.linear(x, w_ih, b_ih + b_hh).contiguous(), h0, w_hh)
+            finals.append(x[-1])
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout)
+        return (x.transpose(0, 1) if self.batch_first else x), torch.stack(finals)

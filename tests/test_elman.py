@@ -1,0 +1,77 @@
+"""rnn_sentiment/elman.py: the fused CPU recurrence computes what nn.RNN computes, outputs and gradients."""
+
+import pytest
+import torch
+from torch import nn
+
+from rnn_sentiment.elman import ElmanRNN
+
+SETTINGS = {
+    "one_layer": {"num_layers": 1},
+    "two_layers": {"num_layers": 2},
+    "two_layers_time_first": {"num_layers": 2, "batch_first": False},
+    "dropout_in_eval": {"num_layers": 2, "dropout": 0.5},
+}
+
+
+def twins(settings: dict, seed: int = 0) -> tuple[nn.RNN, ElmanRNN]:
+    torch.manual_seed(seed)
+    options = {"batch_first": True, **settings}
+    reference = nn.RNN(5, 7, **options).double()
+    fused = ElmanRNN(5, 7, **options).double()
+    fused.load_state_dict(reference.state_dict())
+    return reference, fused
+
+
+def run(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None) -> list[torch.Tensor]:
+    """Outputs, final state and every gradient of a loss that reads all outputs and the final state."""
+    x = x.clone().requires_grad_()
+    h0 = None if h0 is None else h0.clone().requires_grad_()
+    output, final = rnn(x, h0)
+    weights = torch.linspace(-1, 1, output.numel(), dtype=output.dtype).view_as(output)
+    ((output * weights).sum() + final.square().sum()).backward()
+    grads = [x.grad] + ([] if h0 is None else [h0.grad])
+    return [output, final, *grads, *(p.grad for p in rnn.parameters())]
+
+
+@pytest.mark.parametrize("with_state", [False, True])
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_outputs_and_gradients_are_nn_rnns(setting, with_state):
+    reference, fused = twins(SETTINGS[setting])
+    reference.eval(), fused.eval()
+    layers, time_first = SETTINGS[setting]["num_layers"], not SETTINGS[setting].get("batch_first", True)
+    x = torch.randn(11, 3, 5, dtype=torch.float64)
+    if not time_first:
+        x = x.transpose(0, 1)
+    h0 = torch.randn(layers, 3, 7, dtype=torch.float64) if with_state else None
+    for expected, got in zip(run(reference, x, h0), run(fused, x, h0), strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_cpu_path_is_fused_and_other_cases_go_to_nn_rnn(monkeypatch):
+    _, fused = twins({"num_layers": 2})
+    calls = []
+    original = nn.RNN.forward
+    monkeypatch.setattr(nn.RNN, "forward", lambda self, *args: calls.append(1) or original(self, *args))
+    x = torch.randn(2, 4, 5, dtype=torch.float64)
+    fused(x)
+    assert calls == []  # no call of nn.RNN's own recurrence
+    fused.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused(x.float())
+    fused(x.float()[0])  # unbatched input
+    assert calls == [1, 1]
+
+
+def test_dropout_between_layers_acts_in_training_only():
+    _, fused = twins({"num_layers": 2, "dropout": 0.5})
+    fused.train()
+    torch.manual_seed(1)
+    first, _ = fused(torch.randn(4, 6, 5, dtype=torch.float64))
+    torch.manual_seed(1)
+    second, _ = fused(torch.randn(4, 6, 5, dtype=torch.float64))
+    torch.testing.assert_close(first, second)  # seeded: reproducible
+    fused.eval()
+    torch.manual_seed(1)
+    evaluated, _ = fused(torch.randn(4, 6, 5, dtype=torch.float64))
+    assert not torch.allclose(first, evaluated)  # dropout acted in training only
