@@ -25,8 +25,8 @@ class ElmanRecurrence(torch.autograd.Function):
     def forward(ctx, inputs: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
         outputs = torch.empty_like(inputs)
         h, recurrent = h0, w_hh.t()
-        for step in range(inputs.shape[0]):
-            h = torch.addmm(inputs[step], h, recurrent, out=outputs[step]).tanh_()
+        for step_input, step_output in zip(inputs.unbind(0), outputs.unbind(0)):
+            h = torch.addmm(step_input, h, recurrent, out=step_output).tanh_()
         ctx.save_for_backward(outputs, h0, w_hh)
         return outputs
 
@@ -37,11 +37,15 @@ class ElmanRecurrence(torch.autograd.Function):
         slopes = 1 - outputs.square()  # tanh' at each step
         grads = torch.empty_like(outputs)  # the loss's gradient with respect to each step's sum
         carried = torch.zeros_like(h0)  # what step t+1's sum passes back to h_t
-        for step in reversed(range(outputs.shape[0])):
-            torch.add(grad_outputs[step], carried, out=grads[step]).mul_(slopes[step])
-            torch.mm(grads[step], w_hh, out=carried)
-        previous = torch.cat([h0.unsqueeze(0), outputs[:-1]])
-        grad_w_hh = grads.flatten(0, 1).t() @ previous.flatten(0, 1)
+        read = grad_outputs.flatten(1).any(1).tolist()  # the steps whose outputs the loss reads
+        for step_read, grad_output, grad, slope in reversed(list(zip(
+                read, grad_outputs.unbind(0), grads.unbind(0), slopes.unbind(0)))):
+            if step_read:
+                torch.add(grad_output, carried, out=grad).mul_(slope)
+            else:  # `last` pooling reads one step: the others only pass the carried gradient on
+                torch.mul(carried, slope, out=grad)
+            torch.mm(grad, w_hh, out=carried)
+        grad_w_hh = torch.addmm(grads[0].t() @ h0, grads[1:].flatten(0, 1).t(), outputs[:-1].flatten(0, 1))
         return grads, carried, grad_w_hh
 
 

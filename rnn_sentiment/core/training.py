@@ -18,6 +18,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from rnn_sentiment.core.allocator import keep_freed_memory
 from rnn_sentiment.core.callbacks import EpochTimer, LastValidation
 from rnn_sentiment.core.checkpoints import DamagedFileError, DurableCheckpointIO, existing_checkpoint, load_plain
 from rnn_sentiment.core.distributed import process_group_closed_at_end
@@ -181,6 +182,8 @@ def train(cfg: DictConfig) -> float | None:
 def _train(cfg: DictConfig, output_dir: Path) -> float | None:
     quiet_known_noise()
     torch.set_float32_matmul_precision("high")
+    if keep_freed_memory():
+        RUN.info("allocator: glibc keeps freed memory for reuse (any MALLOC_* variable leaves it as set)")
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)

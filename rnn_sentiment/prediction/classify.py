@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig
 
+from rnn_sentiment.core.allocator import keep_freed_memory
 from rnn_sentiment.core.errors import UserInputError
 from rnn_sentiment.core.files import open_atomically
 from rnn_sentiment.core.noise import quiet_known_noise
@@ -82,6 +83,7 @@ def predict(cfg: DictConfig, module: SentimentClassifier) -> PredictionWriter:
     """Classify every row `cfg` names and write `cfg.output`; the writer holds the counts and first rows."""
     check_options(cfg)
     quiet_known_noise()
+    keep_freed_memory()
     output = output_path(cfg)
     pre = module.preprocessing
     dataset = ChunkedTexts(input_rows(cfg), pre.tokenizer, pre.layout, cfg.batch_size, cfg.chunk_size)
