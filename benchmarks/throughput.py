@@ -47,6 +47,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from lm.data import LanguageModelDataModule
 from lm.module import LanguageModel
 from lm.sampling import generate, without_onednn
+from rnn_sentiment.core.allocator import keep_freed_memory
 from rnn_sentiment.core.checkpoints import load_module
 from rnn_sentiment.core.files import write_json_atomically
 from rnn_sentiment.core.text import WordTokenizer
@@ -732,6 +733,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     torch.set_float32_matmul_precision("high")
+    if keep_freed_memory():  # what the entry points set; here for every row, Keras-TF's and the plain loop's too
+        print("allocator: glibc keeps freed memory for reuse in this process (rnn_sentiment/core/allocator.py)", flush=True)
     compares_with_keras = bool({"train", "lm"} & set(args.only))
     keras = keras_if_installed() if compares_with_keras else None
     bench = Bench(args.imdb, args.moby, args.warmup, args.steps, args.repeats,
