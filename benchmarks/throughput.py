@@ -323,7 +323,7 @@ def classifier_flops_per_review(net, length: float) -> float:
     """Multiply-adds ×2 of the forward pass over `length` input columns, ×3 for forward plus backward."""
     rnn = net.rnn
     steps = length / net.pool_size if net.conv is not None else length
-    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[type(rnn).__name__]
+    gates = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}[rnn.mode]
     recurrent = 2 * steps * gates * rnn.hidden_size * (rnn.input_size + rnn.hidden_size)
     conv = 0
     if net.conv is not None:

@@ -72,3 +72,15 @@ def test_a_row_more_than_ten_percent_from_its_real_epoch_is_flagged(throughput):
     assert near.setting == "lstm, tutorial: real epoch, agrees" and near.ratio == pytest.approx(1.09)
     assert far.setting == "lstm, tutorial: real epoch, DISAGREES by more than 10%"
     assert far.reference == "lstm, tutorial: Lightning" and far.median == 880.0
+
+
+@pytest.mark.parametrize("cell, gates, conv", [("rnn", 1, 0), ("lstm", 4, 0), ("gru", 3, 0), ("lstm", 4, 6)])
+def test_the_floor_counts_each_networks_recurrent_and_conv_arithmetic(throughput, cell, gates, conv):
+    from rnn_sentiment.network import RecurrentClassifier
+
+    net = RecurrentClassifier(50, cell=cell, embed_dim=8, hidden_size=10, conv_channels=conv, conv_kernel=3, pool_size=2)
+    inputs, steps = (conv, 20 / 2) if conv else (8, 20)
+    recurrent = 2 * steps * gates * 10 * (inputs + 10)
+    convolution = 2 * 20 * 8 * conv * 3
+    assert throughput.classifier_flops_per_review(net, 20) == 3 * (recurrent + convolution)
+
