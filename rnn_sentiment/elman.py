@@ -4,7 +4,7 @@ PyTorch has no fused Elman kernel on the CPU: `nn.RNN` runs each step as a handf
 recorded by autograd, and with the tutorial's 100 hidden units per-call overhead costs more than the
 arithmetic. `ElmanRNN` computes the same sums, h_t = tanh(x_t W_ih' + b_ih + b_hh + h_(t-1) W_hh'),
 with every step's input term in one matrix product, then per step one `addmm` and one `tanh` in
-place, and a backward pass written out by hand (three calls a step, the weights' gradients in one
+place, and a backward pass written out by hand (two or three calls a step, the weights' gradients in one
 product each). Parameters, their names and the returned values are `nn.RNN`'s, so checkpoints and
 the Keras initialisation are unchanged; any case it does not cover (CUDA, autocast, packed or
 unbatched input, ReLU, bidirectional) goes to `nn.RNN` itself.

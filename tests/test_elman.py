@@ -23,20 +23,28 @@ def twins(settings: dict, seed: int = 0) -> tuple[nn.RNN, ElmanRNN]:
     return reference, fused
 
 
-def run(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None) -> list[torch.Tensor]:
-    """Outputs, final state and every gradient of a loss that reads all outputs and the final state."""
+def run(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None, reads: str = "all") -> list[torch.Tensor]:
+    """Outputs, final state and every gradient of a loss that reads all outputs and the final state,
+    or (`reads="some"`) two of the steps' outputs only, as `last` pooling reads one."""
     x = x.clone().requires_grad_()
     h0 = None if h0 is None else h0.clone().requires_grad_()
     output, final = rnn(x, h0)
     weights = torch.linspace(-1, 1, output.numel(), dtype=output.dtype).view_as(output)
+    if reads == "some":
+        steps = output.shape[1] if rnn.batch_first else output.shape[0]
+        read = torch.zeros(steps, dtype=output.dtype)
+        read[[2, steps - 1]] = 1
+        weights = weights * (read.view(1, -1, 1) if rnn.batch_first else read.view(-1, 1, 1))
+        final = final.detach()
     ((output * weights).sum() + final.square().sum()).backward()
     grads = [x.grad] + ([] if h0 is None else [h0.grad])
     return [output, final, *grads, *(p.grad for p in rnn.parameters())]
 
 
+@pytest.mark.parametrize("reads", ["all", "some"])
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_outputs_and_gradients_are_nn_rnns(setting, with_state):
+def test_outputs_and_gradients_are_nn_rnns(setting, with_state, reads):
     reference, fused = twins(SETTINGS[setting])
     reference.eval(), fused.eval()
     layers, time_first = SETTINGS[setting]["num_layers"], not SETTINGS[setting].get("batch_first", True)
@@ -44,7 +52,7 @@ def test_outputs_and_gradients_are_nn_rnns(setting, with_state):
     if not time_first:
         x = x.transpose(0, 1)
     h0 = torch.randn(layers, 3, 7, dtype=torch.float64) if with_state else None
-    for expected, got in zip(run(reference, x, h0), run(fused, x, h0), strict=True):
+    for expected, got in zip(run(reference, x, h0, reads), run(fused, x, h0, reads), strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
 
 
