@@ -1,4 +1,5 @@
-"""rnn_sentiment/core/allocator.py: after keep_freed_memory, large blocks come from the heap and stay there once freed."""
+"""rnn_sentiment/core/allocator.py: after keep_freed_memory, large blocks come from the heap and stay
+there once freed."""
 
 import json
 import os
@@ -14,7 +15,8 @@ import ctypes, json, sys
 from rnn_sentiment.core.allocator import keep_freed_memory
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = Info
 libc.malloc.restype = ctypes.c_void_p
@@ -30,7 +32,8 @@ MiB = 2**20
 
 def probe(mode: str, **env) -> dict:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | env
-    run = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, env=environment, check=True)
+    run = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, env=environment,
+                         check=True)
     return json.loads(run.stdout.splitlines()[-1])
 
 
