@@ -6,8 +6,10 @@ arithmetic. `ElmanRNN` computes the same sums, h_t = tanh(x_t W_ih' + b_ih + b_h
 with every step's input term in one matrix product, then per step one `addmm` and one `tanh` in
 place, and a backward pass written out by hand (two or three calls a step, the weights' gradients in one
 product each). Parameters, their names and the returned values are `nn.RNN`'s, so checkpoints and
-the Keras initialisation are unchanged; any case it does not cover (CUDA, autocast, packed or
-unbatched input, ReLU, bidirectional) goes to `nn.RNN` itself.
+the Keras initialisation are unchanged. Unlike `nn.RNN`'s, its gradient is once-differentiable (no
+double backward, no `torch.func` transforms). Any case it does not cover goes to `nn.RNN` itself:
+another device than the CPU, half precision or autocast, packed or unbatched input, ReLU,
+bidirectional, no biases, and tracing or compiling (which would unroll the loop for one length).
 """
 
 import torch
@@ -19,7 +21,8 @@ from torch.nn.utils.rnn import PackedSequence
 
 class ElmanRecurrence(torch.autograd.Function):
     """outputs (steps, batch, hidden) of h_t = tanh(inputs_t + h_(t-1) W_hh'), from `inputs`
-    (steps, batch, hidden: the input term with both biases) and `h0` (batch, hidden)."""
+    (steps, batch, hidden: the input term with both biases) and `h0` (batch, hidden). Backward once
+    only; it keeps the outputs it returns, so changing them in place is an error."""
 
     @staticmethod
     def forward(ctx, inputs: torch.Tensor, h0: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
@@ -53,15 +56,22 @@ class ElmanRNN(nn.RNN):
     """`nn.RNN` with its recurrence fused on the CPU (see the module's docstring); same arguments,
     parameters and outputs: (output, h_n)."""
 
-    def fuses(self, input) -> bool:
-        """Whether `input` takes the fused path."""
+    def uses_fused_path(self, input) -> bool:
+        """Whether `input` takes the fused path (see the module's docstring for what does not)."""
         return (not isinstance(input, PackedSequence) and input.dim() == 3 and input.device.type == "cpu"
                 and input.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
-                and self.nonlinearity == "tanh" and not self.bidirectional and self.bias)
+                and self.nonlinearity == "tanh" and not self.bidirectional and self.bias
+                and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
 
     def forward(self, input, hx=None):
-        if not self.fuses(input):
+        """`input` (batch, steps, features) with `batch_first`, else (steps, batch, features); `hx`
+        (num_layers, batch, hidden) or None for zeros. Returns (output, h_n) as `nn.RNN` does."""
+        if not self.uses_fused_path(input):
             return super().forward(input, hx)
+        if hx is None:
+            self.check_input(input, None)
+        else:
+            self.check_forward_args(input, hx, None)
         x = input.transpose(0, 1) if self.batch_first else input  # (steps, batch, features)
         finals = []
         for layer in range(self.num_layers):

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from rnn_sentiment.elman import ElmanRNN
+from rnn_sentiment.network import RecurrentClassifier
 
 SETTINGS = {
     "one_layer": {"num_layers": 1},
@@ -33,7 +34,7 @@ def run(rnn: nn.RNN, x: torch.Tensor, h0: torch.Tensor | None, reads: str = "all
     if reads == "some":
         steps = output.shape[1] if rnn.batch_first else output.shape[0]
         read = torch.zeros(steps, dtype=output.dtype)
-        read[[2, steps - 1]] = 1
+        read[[2, steps - 3]] = 1  # unread steps before, between and after
         weights = weights * (read.view(1, -1, 1) if rnn.batch_first else read.view(-1, 1, 1))
         final = final.detach()
     ((output * weights).sum() + final.square().sum()).backward()
@@ -48,7 +49,7 @@ def test_outputs_and_gradients_are_nn_rnns(setting, with_state, reads):
     reference, fused = twins(SETTINGS[setting])
     reference.eval(), fused.eval()
     layers, time_first = SETTINGS[setting]["num_layers"], not SETTINGS[setting].get("batch_first", True)
-    x = torch.randn(11, 3, 5, dtype=torch.float64)
+    x = torch.randn(11, 3, 5, dtype=torch.float64)  # 11 steps of 3 texts, laid out as the setting says
     if not time_first:
         x = x.transpose(0, 1)
     h0 = torch.randn(layers, 3, 7, dtype=torch.float64) if with_state else None
@@ -71,11 +72,44 @@ def test_the_cpu_path_is_fused_and_other_cases_go_to_nn_rnn(monkeypatch):
     assert calls == [1, 1]
 
 
-def test_dropout_between_layers_acts_in_training_only():
+@pytest.mark.parametrize("settings, dtype, fused", [
+    ({}, torch.float32, True),
+    ({}, torch.bfloat16, False),
+    ({"nonlinearity": "relu"}, torch.float32, False),
+    ({"bidirectional": True}, torch.float32, False),
+    ({"bias": False}, torch.float32, False),
+])
+def test_what_takes_the_fused_path(settings, dtype, fused):
+    rnn = ElmanRNN(5, 7, batch_first=True, **settings).to(dtype)
+    assert rnn.uses_fused_path(torch.zeros(2, 4, 5, dtype=dtype)) is fused
+    assert not rnn.uses_fused_path(torch.zeros(2, 4, 5, dtype=dtype, device="meta"))
+    packed = nn.utils.rnn.pack_padded_sequence(torch.zeros(2, 4, 5, dtype=dtype), [4, 2], batch_first=True)
+    assert not rnn.uses_fused_path(packed)
+
+
+def test_the_elman_classifier_and_its_padding_pass_run_the_fused_recurrence(monkeypatch):
+    net = RecurrentClassifier(50, cell="rnn", embed_dim=5, hidden_size=7, fast_padding=True)
+    shapes = []
+    monkeypatch.setattr(nn.RNN, "forward", lambda *args: pytest.fail("nn.RNN's own recurrence ran"))
+    net.rnn.register_forward_hook(lambda module, inputs, output: shapes.append(tuple(inputs[0].shape[:2])))
+    tokens = torch.zeros(3, 12, dtype=torch.long)
+    tokens[:, 8:] = torch.randint(1, 50, (3, 4))  # pre-padded: eight shared padding columns
+    net(tokens).sum().backward()
+    assert shapes == [(1, 8), (3, 4)]  # the padding once at batch size 1, then the batch
+
+
+def test_a_state_of_the_wrong_shape_is_refused_as_nn_rnn_refuses_it():
+    _, fused = twins({"num_layers": 2})
+    with pytest.raises(RuntimeError, match="Expected hidden size"):
+        fused(torch.randn(3, 4, 5, dtype=torch.float64), torch.zeros(3, 3, 7, dtype=torch.float64))
+
+
+def test_dropout_between_layers_acts_in_training_only_and_not_on_the_last_layer():
     _, fused = twins({"num_layers": 2, "dropout": 0.5})
     fused.train()
     torch.manual_seed(1)
-    first, _ = fused(torch.randn(4, 6, 5, dtype=torch.float64))
+    first, final = fused(torch.randn(4, 6, 5, dtype=torch.float64))
+    torch.testing.assert_close(first[:, -1], final[-1])  # the last layer's outputs are its states
     torch.manual_seed(1)
     second, _ = fused(torch.randn(4, 6, 5, dtype=torch.float64))
     torch.testing.assert_close(first, second)  # seeded: reproducible

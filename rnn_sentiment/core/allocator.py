@@ -5,9 +5,9 @@ outputs and gradients over a batch's steps). By default glibc serves such blocks
 or trims them off the heap once freed, so every step faults its pages in anew: on the 2-core
 machine of docs/performance.md, a tenth to a fifth of a tutorial epoch. Raising the mmap threshold to
 its maximum (32 MiB) and the trim threshold to 1 GiB keeps them in the heap. A process then holds on
-to the memory of its largest step; its peak is unchanged. Nothing is changed where the allocator is
-not glibc's, where another one is preloaded, or where any `MALLOC_*` variable is set (the user's
-tuning wins).
+to the memory of its largest step (and its peak may grow a little with fragmentation). Nothing is
+changed where the allocator is not glibc's, where another one is preloaded (`LD_PRELOAD`), or where
+the user tunes glibc's allocator (any `MALLOC_*` variable, or `glibc.malloc` in `GLIBC_TUNABLES`).
 """
 
 import ctypes
@@ -20,12 +20,15 @@ TRIM_THRESHOLD = 2**30
 
 def keep_freed_memory() -> bool:
     """Tells glibc to reuse freed blocks rather than return them to the system; True where it did."""
-    if "LD_PRELOAD" in os.environ or any(name.startswith("MALLOC_") for name in os.environ):
+    tuned = (any(name.startswith("MALLOC_") for name in os.environ)
+             or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""))
+    if tuned or os.environ.get("LD_PRELOAD", "").strip():
         return False
     try:
         if "glibc" not in (os.confstr("CS_GNU_LIBC_VERSION") or ""):
             return False
         mallopt = ctypes.CDLL("libc.so.6").mallopt
+        mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     except (AttributeError, OSError, ValueError):  # not POSIX, or not glibc
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -183,7 +183,8 @@ def _train(cfg: DictConfig, output_dir: Path) -> float | None:
     quiet_known_noise()
     torch.set_float32_matmul_precision("high")
     if keep_freed_memory():
-        RUN.info("allocator: glibc keeps freed memory for reuse (any MALLOC_* variable leaves it as set)")
+        RUN.info("allocator: glibc keeps freed memory for reuse "
+                 "(MALLOC_*, GLIBC_TUNABLES or LD_PRELOAD leave it as set)")
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
