@@ -5,7 +5,7 @@ outputs and gradients over a batch's steps). By default glibc serves such blocks
 or trims them off the heap once freed, so every step faults its pages in anew: on the 2-core
 machine of docs/performance.md, a tenth to a fifth of a tutorial epoch. Raising the mmap threshold to
 its maximum (32 MiB) and the trim threshold to 1 GiB keeps them in the heap. A process then holds on
-to the memory of its largest step (and its peak may grow a little with fragmentation). Nothing is
+to the memory of its largest step (its peak did not move in docs/performance.md's runs). Nothing is
 changed where the allocator is not glibc's, where another one is preloaded (`LD_PRELOAD`), or where
 the user tunes glibc's allocator (any `MALLOC_*` variable, or `glibc.malloc` in `GLIBC_TUNABLES`).
 """
