@@ -3,11 +3,12 @@
 A training step allocates and frees the same megabytes of temporaries each time (the recurrence's
 outputs and gradients over a batch's steps). By default glibc serves such blocks with fresh `mmap`s,
 or trims them off the heap once freed, so every step faults its pages in anew: on the 2-core
-machine of docs/performance.md, a tenth to a fifth of a tutorial epoch. Raising the mmap threshold to
-its maximum (32 MiB) and the trim threshold to 1 GiB keeps them in the heap. A process then holds on
-to the memory of its largest step (its peak did not move in docs/performance.md's runs). Nothing is
-changed where the allocator is not glibc's, where another one is preloaded (`LD_PRELOAD`), or where
-the user tunes glibc's allocator (any `MALLOC_*` variable, or `glibc.malloc` in `GLIBC_TUNABLES`).
+machine of docs/performance.md, 8-12% of a tutorial epoch (medians of alternating runs). Raising the
+mmap threshold to its maximum (32 MiB) and the trim threshold to 1 GiB keeps them in the heap. A
+process then holds on to the memory of its largest step (its peak did not move in
+docs/performance.md's runs). Nothing is changed where the allocator is not glibc's, where another
+one is preloaded (`LD_PRELOAD`), or where the user tunes glibc's allocator (any `MALLOC_*`
+variable, or `glibc.malloc` in `GLIBC_TUNABLES`).
 """
 
 import ctypes
