@@ -90,8 +90,11 @@ def model_card(checkpoint: dict, ckpt_path: Path) -> ModelCard:
                  "python -m rnn_sentiment.train experiment=imdb_pretrained encoder_ckpt=<folder or owner/name>")
     metrics = {key: value for key, value in recorded.items() if isinstance(value, float)} or _last_validation(checkpoint)
     overrides = recorded.get("overrides")
-    command = (f"{TRAIN_COMMANDS[task]} {' '.join(overrides)}".strip() if overrides is not None
-               else "not known: the checkpoint lies outside its run directory")
+    if overrides is not None:  # a run resumed with ckpt_path=last was made by the same command without it
+        recipe = [override for override in overrides if not override.startswith("ckpt_path=")]
+        command = f"{TRAIN_COMMANDS[task]} {' '.join(recipe)}".strip()
+    else:
+        command = "not known: the checkpoint lies outside its run directory"
     card_data = ModelCardData(library_name="rnn-lightning", pipeline_tag=pipeline, language=["en"],
                               tags=["pytorch", "lstm", "rnn-lightning"],
                               license="other" if terms != UNKNOWN_TERMS else None,
