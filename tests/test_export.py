@@ -214,12 +214,13 @@ def test_the_card_states_the_terms_of_the_data_it_knows_and_only_those(tmp_path,
             in card.read_text()
 
 
-def test_the_card_of_a_resumed_run_gives_the_command_that_made_it(tmp_path):
+@pytest.mark.parametrize("resume", ["ckpt_path=last", "++ckpt_path=last", "+ckpt_path=last"])
+def test_the_card_of_a_resumed_run_gives_the_command_that_made_it(tmp_path, resume):
     from rnn_sentiment.core.export import export_checkpoint
 
     (tmp_path / "run" / "checkpoints").mkdir(parents=True)
     save_random_language_model(tmp_path / "run" / "checkpoints" / "best-epoch05.ckpt")
-    overrides = ["experiment=lm_imdb", "trainer.max_epochs=12", "ckpt_path=last"]
+    overrides = ["experiment=lm_imdb", "trainer.max_epochs=12", resume]
     (tmp_path / "run" / "metrics.json").write_text(json.dumps({"test/ppl": 120.5, "overrides": overrides}))
     card = export_checkpoint(str(tmp_path / "run" / "checkpoints" / "best-epoch05.ckpt"), str(tmp_path / "out"))
     text = (card / "README.md").read_text()

@@ -91,7 +91,7 @@ def model_card(checkpoint: dict, ckpt_path: Path) -> ModelCard:
     metrics = {key: value for key, value in recorded.items() if isinstance(value, float)} or _last_validation(checkpoint)
     overrides = recorded.get("overrides")
     if overrides is not None:  # a run resumed with ckpt_path=last was made by the same command without it
-        recipe = [override for override in overrides if not override.startswith("ckpt_path=")]
+        recipe = [override for override in overrides if not override.lstrip("+").startswith("ckpt_path=")]
         command = f"{TRAIN_COMMANDS[task]} {' '.join(recipe)}".strip()
     else:
         command = "not known: the checkpoint lies outside its run directory"
