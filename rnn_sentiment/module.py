@@ -23,7 +23,7 @@ from rnn_sentiment.core.distributed import gather_uneven
 from rnn_sentiment.core.errors import UserInputError, check_choice
 from rnn_sentiment.core.module_base import TextModule, plain
 from rnn_sentiment.core.tensorboard import log_classification_figures, log_embeddings, writer_of
-from rnn_sentiment.pretrained_encoder import load_encoder
+from rnn_sentiment.pretrained_encoder import load_encoder, read_standardized_embeddings
 from rnn_sentiment.fine_tuning import check_fine_tuning_options, layer_groups, slanted_triangular
 from rnn_sentiment.keras_compat import ADAMS, LOSSES, KerasAdam, binary_cross_entropy, categorical_cross_entropy
 from rnn_sentiment.network import RecurrentClassifier
@@ -81,6 +81,9 @@ class SentimentClassifier(TextModule):
                             f"{self.net.cell} classifier"
         if encoder_ckpt:
             load_encoder(self.net, encoder_ckpt)
+        # the language model read raw embeddings: its first layer adapts to standardized ones when the
+        # word counts are known (fit start), unless a checkpoint's weights, adapted already, replace it
+        self._encoder_reads_raw_embeddings = bool(encoder_ckpt) and self.net.normalize_embeddings
         self.layer_groups = layer_groups(self.net)  # head first, embedding last: fixed for the module's life
         if self.binary:
             self.train_metrics = MetricCollection({"acc": BinaryAccuracy()}, prefix="train/")
@@ -216,6 +219,9 @@ class SentimentClassifier(TextModule):
         datamodule = self.trainer.datamodule
         if self.net.normalize_embeddings and datamodule is not None:
             self.net.word_counts.copy_(datamodule.word_counts())
+            if self._encoder_reads_raw_embeddings:
+                read_standardized_embeddings(self.net)
+                self._encoder_reads_raw_embeddings = False
         if getattr(datamodule, "unlabelled", None) is not None and not self.hparams.virtual_adversarial:
             rank_zero_warn("data.unlabelled_path is read only by virtual adversarial training (model.virtual_adversarial "
                            "> 0, with model.net.normalize_embeddings=true); this run does not use it")
@@ -251,8 +257,10 @@ class SentimentClassifier(TextModule):
         """Before `fit(ckpt_path=…)` restores the optimizer: a resume whose settings give Adam other
         parameter groups than the checkpoint's (`model.lr_layer_decay` 1 against > 1, another number
         of layers) is a one-line error, not torch's traceback from `load_state_dict`. Loading for
-        testing or prediction restores no optimizer and is not checked."""
+        testing or prediction restores no optimizer and is not checked. The checkpoint's weights read
+        standardized embeddings already, where `normalize_embeddings` is on."""
         super().on_load_checkpoint(checkpoint)
+        self._encoder_reads_raw_embeddings = False
         fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING
         for state in checkpoint.get("optimizer_states", [])[:1] if fitting else []:
             saved = [len(group["params"]) for group in state["param_groups"]]

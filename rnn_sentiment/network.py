@@ -149,11 +149,16 @@ class RecurrentClassifier(nn.Module):
         """The (batch, steps, embed_dim) vectors of `tokens` (batch, steps), normalized with `normalize_embeddings`."""
         if not self.normalize_embeddings:
             return self.embedding(tokens)
+        mean, deviation = self.embedding_statistics()
+        return F.embedding(tokens, (self.embedding.weight - mean) / deviation)
+
+    def embedding_statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (embed_dim,) mean and standard deviation of the embedding's rows, each word weighted by
+        its training count (`word_counts`): what `normalize_embeddings` standardizes with."""
         weight = self.embedding.weight
         share = self.word_counts / self.word_counts.sum()
         mean = share @ weight
-        deviation = (share @ (weight - mean).square() + 1e-9).sqrt()
-        return F.embedding(tokens, (weight - mean) / deviation)
+        return mean, (share @ (weight - mean).square() + 1e-9).sqrt()
 
     def from_embeddings(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The logits from embedded texts `x` (batch, steps, embed_dim), as `embed` gives them: the

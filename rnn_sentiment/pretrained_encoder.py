@@ -1,7 +1,9 @@
 """Starting the classifier from a pretrained language model (`encoder_ckpt=`).
 
 The language model's embedding and LSTM layers become the classifier's; its tokenizer becomes the
-classifier's (`data.tokenizer_from`), so both read the same ids. The classifier's cell and sizes
+classifier's (`data.tokenizer_from`), so both read the same ids. With `model.net.normalize_embeddings`
+(adversarial training) the first LSTM layer is adjusted to read standardized vectors, so that
+fine-tuning starts from the function the language model learnt. The classifier's cell and sizes
 follow the checkpoint: a `model=` preset's own sizes give way, and a size set on the command line
 that differs from the checkpoint's is an error.
 """
@@ -151,6 +153,18 @@ def load_encoder(net: nn.Module, path: str) -> None:
         net.embedding.weight[net.embedding.padding_idx].zero_()
     if copied != 4 * net.num_layers:
         raise UserInputError(f"encoder_ckpt={path}: holds {copied} LSTM tensors, not {4 * net.num_layers}")
+
+
+@torch.no_grad()
+def read_standardized_embeddings(net: nn.Module) -> None:
+    """Let the first LSTM layer of `net` (a `RecurrentClassifier` with `normalize_embeddings`, loaded
+    by `load_encoder` from a language model that read its embeddings as they are) read the standardized
+    vectors (x - mean) / deviation and compute what it computed on x: its input weights are scaled by
+    the deviation and its bias shifted by the weights times the mean. Once, after `word_counts` is set."""
+    mean, deviation = net.embedding_statistics()
+    weight = net.rnn.weight_ih_l0
+    net.rnn.bias_ih_l0.add_(weight @ mean)
+    weight.mul_(deviation)
 
 
 def _copy(target: torch.Tensor, value: torch.Tensor, name: str, path: str) -> None:

@@ -321,6 +321,37 @@ def test_with_single_bias_the_two_pretrained_biases_become_one(tmp_path, reviews
     torch.testing.assert_close(net.rnn(net.embedding(tokens))[0], expected)
 
 
+def test_with_normalized_embeddings_the_pretrained_layers_compute_what_they_did_when_fine_tuning_starts(
+        tmp_path, reviews, imdb_dir):
+    """The language model read raw embeddings; with `normalize_embeddings` (adversarial training) the first
+    LSTM layer is adapted once, at the first fit's start, so the classifier's outputs do not change, and a
+    resumed run keeps its checkpoint's weights as they are."""
+    _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
+    datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=str(tmp_path / "lm.ckpt"), max_len=40,
+                                     batch_size=64, cache_dir=str(tmp_path / "cache"))
+
+    def fit(normalize, ckpt_path=None):
+        torch.manual_seed(0)  # the same head
+        module = SentimentClassifier(tokenizer.vocab_size, {**SIZES, "normalize_embeddings": normalize},
+                                     encoder_ckpt=str(tmp_path / "lm.ckpt"))
+        module.set_preprocessing(Preprocessing("sentiment", tokenizer, Layout(40), BINARY_NAMES))
+        trainer = L.Trainer(max_epochs=1 + (ckpt_path is not None), limit_train_batches=0, limit_val_batches=0,
+                            logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, default_root_dir=tmp_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        return trainer, module.net.eval()
+
+    tokens = torch.randint(1, tokenizer.vocab_size, (4, 9))
+    _, raw = fit(normalize=False)
+    trainer, standardized = fit(normalize=True)
+    assert standardized.word_counts.min() < standardized.word_counts.max()  # the training split's counts, not ones
+    torch.testing.assert_close(standardized(tokens), raw(tokens))
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    _, resumed = fit(normalize=True, ckpt_path=tmp_path / "last.ckpt")
+    for (name, value), kept in zip(resumed.state_dict().items(), standardized.state_dict().values()):
+        torch.testing.assert_close(value, kept, rtol=0, atol=0, msg=name)
+
+
 def test_bptt_turns_fast_padding_off_so_gradients_stop_at_the_same_steps():
     from rnn_sentiment.network import RecurrentClassifier
 
