@@ -257,8 +257,8 @@ class SentimentClassifier(TextModule):
         """Before `fit(ckpt_path=…)` restores the optimizer: a resume whose settings give Adam other
         parameter groups than the checkpoint's (`model.lr_layer_decay` 1 against > 1, another number
         of layers) is a one-line error, not torch's traceback from `load_state_dict`. Loading for
-        testing or prediction restores no optimizer and is not checked. The checkpoint's weights read
-        standardized embeddings already, where `normalize_embeddings` is on."""
+        testing or prediction restores no optimizer and is not checked. With `normalize_embeddings`, the
+        checkpoint's weights read standardized embeddings already: `on_fit_start` leaves them as they are."""
         super().on_load_checkpoint(checkpoint)
         self._encoder_reads_raw_embeddings = False
         fitting = self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING

@@ -2,8 +2,9 @@
 
 The language model's embedding and LSTM layers become the classifier's; its tokenizer becomes the
 classifier's (`data.tokenizer_from`), so both read the same ids. With `model.net.normalize_embeddings`
-(adversarial training) the first LSTM layer is adjusted to read standardized vectors, so that
-fine-tuning starts from the function the language model learnt. The classifier's cell and sizes
+(adversarial training) the first LSTM layer is adapted to read standardized vectors, once, at the
+first fit's start (when the word counts are known), so that fine-tuning starts from the function the
+language model learnt. The classifier's cell and sizes
 follow the checkpoint: a `model=` preset's own sizes give way, and a size set on the command line
 that differs from the checkpoint's is an error.
 """

@@ -324,32 +324,49 @@ def test_with_single_bias_the_two_pretrained_biases_become_one(tmp_path, reviews
 def test_with_normalized_embeddings_the_pretrained_layers_compute_what_they_did_when_fine_tuning_starts(
         tmp_path, reviews, imdb_dir):
     """The language model read raw embeddings; with `normalize_embeddings` (adversarial training) the first
-    LSTM layer is adapted once, at the first fit's start, so the classifier's outputs do not change, and a
-    resumed run keeps its checkpoint's weights as they are."""
+    LSTM layer is adapted once, at the first fit's start, so the classifier's outputs do not change; a
+    second fit of the same module and a run resumed from a checkpoint keep the weights as they are."""
     _, tokenizer = save_language_model(tmp_path / "lm.ckpt", reviews)
     datamodule = SentimentDataModule(path=str(imdb_dir), tokenizer_from=str(tmp_path / "lm.ckpt"), max_len=40,
                                      batch_size=64, cache_dir=str(tmp_path / "cache"))
 
-    def fit(normalize, ckpt_path=None):
+    def classifier(normalize):
         torch.manual_seed(0)  # the same head
         module = SentimentClassifier(tokenizer.vocab_size, {**SIZES, "normalize_embeddings": normalize},
                                      encoder_ckpt=str(tmp_path / "lm.ckpt"))
         module.set_preprocessing(Preprocessing("sentiment", tokenizer, Layout(40), BINARY_NAMES))
+        return module
+
+    def fit(module, ckpt_path=None):  # no training step: only what fitting does at its start
         trainer = L.Trainer(max_epochs=1 + (ckpt_path is not None), limit_train_batches=0, limit_val_batches=0,
                             logger=False, enable_checkpointing=False, enable_progress_bar=False,
                             enable_model_summary=False, default_root_dir=tmp_path)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-        return trainer, module.net.eval()
+        return trainer
 
-    tokens = torch.randint(1, tokenizer.vocab_size, (4, 9))
-    _, raw = fit(normalize=False)
-    trainer, standardized = fit(normalize=True)
-    assert standardized.word_counts.min() < standardized.word_counts.max()  # the training split's counts, not ones
-    torch.testing.assert_close(standardized(tokens), raw(tokens))
+    def weights(module):
+        return {name: value.clone() for name, value in module.net.state_dict().items()}
+
+    def assert_equal(found, expected):
+        assert found.keys() == expected.keys()
+        for name in expected:
+            torch.testing.assert_close(found[name], expected[name], rtol=0, atol=0, msg=name)
+
+    tokens = torch.cat([torch.zeros(4, 3, dtype=torch.long), torch.randint(1, tokenizer.vocab_size, (4, 9))], dim=1)
+    raw, standardized = classifier(normalize=False), classifier(normalize=True)
+    fit(raw)
+    trainer = fit(standardized)
+    assert standardized.net.word_counts.min() < standardized.net.word_counts.max()  # the split's counts, not ones
+    torch.testing.assert_close(standardized.net.eval()(tokens), raw.net.eval()(tokens))  # pre-padded
+    lengths = torch.tensor([12, 5, 9, 1])
+    torch.testing.assert_close(standardized.net(tokens[:, 3:], lengths), raw.net(tokens[:, 3:], lengths))  # post
+    adapted = weights(standardized)
     trainer.save_checkpoint(tmp_path / "last.ckpt")
-    _, resumed = fit(normalize=True, ckpt_path=tmp_path / "last.ckpt")
-    for (name, value), kept in zip(resumed.state_dict().items(), standardized.state_dict().values()):
-        torch.testing.assert_close(value, kept, rtol=0, atol=0, msg=name)
+    fit(standardized)
+    assert_equal(weights(standardized), adapted)
+    resumed = classifier(normalize=True)
+    fit(resumed, ckpt_path=tmp_path / "last.ckpt")
+    assert_equal(weights(resumed), adapted)
 
 
 def test_bptt_turns_fast_padding_off_so_gradients_stop_at_the_same_steps():
