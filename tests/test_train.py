@@ -23,15 +23,18 @@ def test_tutorial_experiment_composes_to_the_tutorial(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    # The Elman RNN over pre-padded rows learns in 6 epochs or not at all depending on the seed and on
-    # float rounding (as on IMDB: README, tutorial seeds); in 12 it learned with each of 5 seeds tried.
-    "model, batching, epochs", [("elman", "fixed", 12), ("lstm", "bucket", 6), ("conv_lstm", "bucket", 6)]
+    # The Elman RNN over pre-padded rows at lr 0.01 without clipping learned or not depending on the seed
+    # and on the machine's float rounding (as on IMDB: README, tutorial seeds): 12 epochs failed on one
+    # machine with seeds 0 and 42. At lr 0.003 with gradients clipped at norm 1 it learned with each of
+    # seeds 0-3, 7 and 42 there (test accuracy 0.94-1.0).
+    "model, batching, epochs, lr",
+    [("elman", "fixed", 12, 0.003), ("lstm", "bucket", 6, 0.01), ("conv_lstm", "bucket", 6, 0.01)],
 )
-def test_each_model_learns_the_synthetic_task(tmp_path, imdb_dir, model, batching, epochs):
+def test_each_model_learns_the_synthetic_task(tmp_path, imdb_dir, model, batching, epochs, lr):
     cfg = compose_config(
         "train", tmp_path,
         [f"model={model}", f"data.path={imdb_dir}", f"data.batching={batching}", *QUICK,
-         f"trainer.max_epochs={epochs}", "model.lr=0.01"],
+         f"trainer.max_epochs={epochs}", f"model.lr={lr}", "trainer.gradient_clip_val=1.0"],
     )
     accuracy = train(cfg)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
